@@ -1,0 +1,59 @@
+// Starts the unit: configuration, then the composed server, then signals for a graceful stop.
+import { ConfigError, loadConfig } from '../core/config.ts';
+import { CorruptFileError } from '../core/json-file.ts';
+import { createServer } from '../core/server.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  let server;
+  try {
+    server = await createServer(config);
+  } catch (error) {
+    if (error instanceof CorruptFileError) {
+      process.stderr.write(`cellar: refusing to start: ${error.message}. Restore it or move it away to start an empty unit.\n`);
+      process.exit(3);
+    }
+    throw error;
+  }
+  const { logger, masterToken } = server.app.unit;
+  await server.start();
+  logger.info({ url: server.app.unit.unitUrl(), dataDir: config.dataDir }, `Cellar unit listening on ${server.app.unit.unitUrl()}`);
+  if (masterToken.file) {
+    logger.info({ file: masterToken.file }, masterToken.generated
+      ? `generated a unit master token; it is in ${masterToken.file} (readable by its owner only)`
+      : `unit master token read from ${masterToken.file}`);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    try {
+      await server.stop({ timeout: config.shutdownTimeoutMs });
+      logger.info('stopped');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'stop failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+process.on('unhandledRejection', (error) => {
+  process.stderr.write(`cellar: unhandled rejection: ${String((error as Error)?.stack ?? error)}\n`);
+  process.exitCode = 1;
+});
+
+await main();

@@ -1,0 +1,119 @@
+// The one request-lifecycle extension that guards every cell request: it finds the cell, checks
+// the route's privilege, and applies the cell status gates (spec §5). Each route says once, in
+// `options.plugins.cellar`, what kind of access it is; handlers never repeat these checks.
+import type { Plugin, Request, RouteOptions } from '@hapi/hapi';
+import { credentialsOf, holdsPrivilege, param, type Privilege } from './auth.ts';
+import { activityOf } from './cell-status.ts';
+import { personiumError } from './errors.ts';
+import type { CellRecord, UnitStore } from './store.ts';
+
+/**
+ * - `read`/`write`: an ordinary read or write of the cell's content.
+ * - `by-method`: WebDAV: GET, HEAD, PROPFIND and OPTIONS read, every other method writes.
+ * - `import-read`/`import-write`: `__import`, which stays open while the cell is `import failed`.
+ * - `token`: `__token`, also open while `import failed`.
+ * - `cell-delete`: deleting the cell itself: open while `import failed`, refused while a job runs.
+ */
+export type CellAccess = 'read' | 'write' | 'by-method' | 'import-read' | 'import-write' | 'token' | 'cell-delete';
+
+export interface CellRouteSettings {
+  access: CellAccess;
+  /** The privilege a caller needs; for `by-method` routes, reads need `read` and writes `write`. */
+  privilege?: Privilege;
+  /** Where the cell's name is in the request; default `request.params.cell`. */
+  cellName?: (request: Request) => string | undefined;
+  /** When the cell does not exist: `error` (404 Cell not found, the default) or `pass` (the handler decides). */
+  missing?: 'error' | 'pass';
+}
+
+declare module '@hapi/hapi' {
+  interface PluginSpecificConfiguration {
+    cellar?: CellRouteSettings;
+  }
+  interface RequestApplicationState {
+    cell?: CellRecord;
+  }
+}
+
+const readMethods = new Set(['get', 'head', 'propfind', 'options']);
+
+interface Classified {
+  settings: CellRouteSettings;
+  isWrite(method: string): boolean;
+  passesImportFailed: boolean;
+  privilegeFor(method: string): Privilege;
+}
+
+function classify(settings: CellRouteSettings): Classified {
+  const byMethod = settings.access === 'by-method';
+  const isWrite = (method: string): boolean => {
+    switch (settings.access) {
+      case 'read':
+      case 'import-read':
+      case 'token':
+        return false;
+      case 'by-method':
+        return !readMethods.has(method);
+      default:
+        return true;
+    }
+  };
+  return {
+    settings,
+    isWrite,
+    passesImportFailed: ['import-read', 'import-write', 'token', 'cell-delete'].includes(settings.access),
+    privilegeFor: (method) => settings.privilege ?? (byMethod ? (isWrite(method) ? 'write' : 'read') : 'root'),
+  };
+}
+
+/** The gate of spec §5 for one request; exported so the transition table's tests can drive it. */
+export function gateError(cell: CellRecord, classified: Pick<Classified, 'isWrite' | 'passesImportFailed'>, method: string) {
+  if (cell.status === 'import failed' && !classified.passesImportFailed) return personiumError('PR409-CM-0001');
+  const activity = activityOf(cell);
+  if (activity !== 'idle' && classified.isWrite(method)) {
+    return personiumError('PR409-CM-0002', activity === 'exporting' ? 'cell export' : 'cell import');
+  }
+  return undefined;
+}
+
+export function cellRoute(settings: CellRouteSettings): Pick<RouteOptions, 'plugins'> {
+  return { plugins: { cellar: settings } };
+}
+
+export const cellAccessPlugin: Plugin<{ store: UnitStore }> = {
+  name: 'cellar-cell-access',
+  register(server, { store }) {
+    const classifications = new WeakMap<object, Classified>();
+
+    server.ext('onPostAuth', (request, h) => {
+      const settings = request.route.settings.plugins?.cellar;
+      if (!settings) return h.continue;
+      let classified = classifications.get(request.route);
+      if (!classified) {
+        classified = classify(settings);
+        classifications.set(request.route, classified);
+      }
+      const name = settings.cellName ? settings.cellName(request) : param(request, 'cell') || undefined;
+      const cell = name === undefined ? undefined : store.findCell(name);
+      if (!cell) {
+        if (settings.missing === 'pass') return h.continue;
+        throw personiumError('PR404-DV-0003');
+      }
+      const credentials = credentialsOf(request);
+      if (!holdsPrivilege(credentials, cell.id, classified.privilegeFor(request.method))) {
+        throw personiumError('PR403-AU-0002');
+      }
+      const refused = gateError(cell, classified, request.method);
+      if (refused) throw refused;
+      request.app.cell = cell;
+      return h.continue;
+    });
+  },
+};
+
+/** The cell the access extension found for this request. */
+export function cellOf(request: Request): CellRecord {
+  const cell = request.app.cell;
+  if (!cell) throw new Error(`route ${request.route.path} has no cellar access settings`);
+  return cell;
+}

@@ -1,0 +1,17 @@
+// One path-confinement helper (inert's `confine` idea): resolve, then require the root itself or
+// the root followed by a separator, so `/data/cells-evil` never passes for `/data/cells`.
+import path from 'node:path';
+
+export function confine(root: string, ...segments: string[]): string {
+  const resolvedRoot = path.resolve(root);
+  const target = path.resolve(resolvedRoot, ...segments);
+  if (target !== resolvedRoot && !target.startsWith(resolvedRoot + path.sep)) {
+    throw new Error(`path escapes its root: ${segments.join('/')}`);
+  }
+  return target;
+}
+
+/** A name that is one plain path segment: no separators, no NUL, not `.`/`..`, no leading dot. */
+export function isPlainSegment(name: string): boolean {
+  return name.length > 0 && name.length <= 255 && !name.startsWith('.') && !/[/\\\0]/.test(name);
+}

@@ -1,0 +1,105 @@
+// Personium's request and response conventions as one plugin: X-Override and
+// X-HTTP-Method-Override, X-Personium-RequestKey, the common response headers, one log line per
+// request with its final status, and Personium error bodies for every error hapi produces.
+import { randomBytes } from 'node:crypto';
+import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import Boom from '@hapi/boom';
+import { bodyForError, personiumError } from './errors.ts';
+import { cellarVersion } from './version.ts';
+
+const requestKeyPattern = /^[A-Za-z0-9_-]{1,128}$/;
+
+declare module '@hapi/hapi' {
+  interface RequestApplicationState {
+    requestKey?: string;
+  }
+}
+
+/** Headers every response carries, also those written by code that bypasses hapi (WebDAV). */
+export function commonHeaders(): Record<string, string> {
+  return { 'X-Personium-Version': cellarVersion, 'Access-Control-Allow-Origin': '*' };
+}
+
+function generateRequestKey(): string {
+  const id = randomBytes(20).toString('base64url');
+  return `${id.slice(0, 4)}_${id.slice(4, 26)}`;
+}
+
+/** `X-Override: Name: value` replaces that request header; it may repeat. */
+function applyHeaderOverrides(request: Request): void {
+  const raw = request.raw.req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'x-override') continue;
+    const value = raw[i + 1]!;
+    const colon = value.indexOf(':');
+    if (colon < 1) continue;
+    const name = value.slice(0, colon).trim().toLowerCase();
+    if (name === 'x-override' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) continue;
+    request.headers[name] = value.slice(colon + 1).trim();
+  }
+}
+
+function logCompletion(request: Request, started: bigint): void {
+  const res = request.raw.res;
+  let logged = false;
+  const log = (aborted: boolean) => {
+    if (logged) return;
+    logged = true;
+    const responseTime = Number(process.hrtime.bigint() - started) / 1e6;
+    request.logger.info(
+      {
+        requestKey: request.app.requestKey,
+        method: request.method.toUpperCase(),
+        url: request.raw.req.url,
+        statusCode: res.statusCode,
+        responseTime: Math.round(responseTime * 10) / 10,
+        ...(aborted ? { aborted: true } : {}),
+      },
+      'request completed',
+    );
+  };
+  res.once('finish', () => log(false));
+  res.once('close', () => log(!res.writableFinished));
+}
+
+export const conventionsPlugin: Plugin<void> = {
+  name: 'cellar-conventions',
+  version: cellarVersion,
+  register(server) {
+    server.ext('onRequest', (request, h) => {
+      const started = process.hrtime.bigint();
+      applyHeaderOverrides(request);
+      const override = request.headers['x-http-method-override'];
+      if (request.method === 'post' && typeof override === 'string' && override.trim()) {
+        request.setMethod(override.trim() as Parameters<Request['setMethod']>[0]);
+      }
+      const given = request.headers['x-personium-requestkey'];
+      request.app.requestKey = typeof given === 'string' && requestKeyPattern.test(given) ? given : generateRequestKey();
+      logCompletion(request, started);
+      if (given !== undefined && request.app.requestKey !== given) {
+        throw personiumError('PR400-EV-0002', 'X-Personium-RequestKey');
+      }
+      return h.continue;
+    });
+
+    server.ext('onPreResponse', (request: Request, h: ResponseToolkit) => {
+      const response = request.response;
+      if (Boom.isBoom(response)) {
+        if (response.output.statusCode >= 500 && !response.data) {
+          request.logger.error({ err: response, requestKey: request.app.requestKey }, 'request failed');
+        }
+        const body = bodyForError(response);
+        const reply = h.response(body).code(response.output.statusCode).type('application/json');
+        for (const [name, value] of Object.entries(response.output.headers)) {
+          if (name.toLowerCase() !== 'content-type' && value !== undefined) reply.header(name, String(value));
+        }
+        for (const [name, value] of Object.entries(commonHeaders())) reply.header(name, value);
+        return reply;
+      }
+      if (response && 'header' in response) {
+        for (const [name, value] of Object.entries(commonHeaders())) response.header(name, value);
+      }
+      return h.continue;
+    });
+  },
+};

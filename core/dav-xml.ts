@@ -1,0 +1,111 @@
+// WebDAV pieces Cellar answers itself (cell PROPFIND, the snapshot area): the Depth rules,
+// the PROPFIND body, and escaping for the multistatus XML it writes.
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { personiumError } from './errors.ts';
+
+export const personiumNamespace = 'urn:x-personium:xmlns';
+
+/** Depth 0 or 1; missing or other → 400 PR400-DV-0003, `infinity` → 403 PR403-DV-0001. */
+export function parseDepth(header: string | undefined): 0 | 1 {
+  const value = header?.trim().toLowerCase();
+  if (value === '0') return 0;
+  if (value === '1') return 1;
+  if (value === 'infinity') throw personiumError('PR403-DV-0001');
+  throw personiumError('PR400-DV-0003', header ?? 'null');
+}
+
+export type PropfindRequest =
+  | { kind: 'allprop' }
+  | { kind: 'propname' }
+  | { kind: 'prop'; names: Array<{ namespace: string; local: string }> };
+
+const parser = new XMLParser({ ignoreAttributes: false, removeNSPrefix: false, attributeNamePrefix: '@', preserveOrder: true, processEntities: false });
+
+type Node = Record<string, unknown>;
+
+function elementName(node: Node): string | undefined {
+  return Object.keys(node).find((key) => key !== ':@' && key !== '#text');
+}
+
+function namespaces(node: Node, inherited: Map<string, string>): Map<string, string> {
+  const attributes = (node[':@'] ?? {}) as Record<string, string>;
+  let scope = inherited;
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === '@xmlns' || name.startsWith('@xmlns:')) {
+      if (scope === inherited) scope = new Map(inherited);
+      scope.set(name === '@xmlns' ? '' : name.slice('@xmlns:'.length), value);
+    }
+  }
+  return scope;
+}
+
+function resolveName(qualified: string, scope: Map<string, string>): { namespace: string; local: string } {
+  const colon = qualified.indexOf(':');
+  const prefix = colon >= 0 ? qualified.slice(0, colon) : '';
+  return { namespace: scope.get(prefix) ?? '', local: colon >= 0 ? qualified.slice(colon + 1) : qualified };
+}
+
+/** An empty body is allprop; anything else must be a well-formed DAV:propfind, else 400 PR400-DV-0001. */
+export function parsePropfind(body: string): PropfindRequest {
+  if (body.trim() === '') return { kind: 'allprop' };
+  if (XMLValidator.validate(body) !== true) throw personiumError('PR400-DV-0001');
+  const roots = (parser.parse(body) as Node[]).filter((node) => {
+    const name = elementName(node);
+    return name !== undefined && !name.startsWith('?');
+  });
+  const root = roots[0];
+  if (roots.length !== 1 || !root) throw personiumError('PR400-DV-0001');
+  const rootScope = namespaces(root, new Map());
+  const rootName = resolveName(elementName(root)!, rootScope);
+  if (rootName.namespace !== 'DAV:' || rootName.local !== 'propfind') throw personiumError('PR400-DV-0001');
+  for (const child of (root[elementName(root)!] as Node[]) ?? []) {
+    const name = elementName(child);
+    if (!name) continue;
+    const scope = namespaces(child, rootScope);
+    const resolved = resolveName(name, scope);
+    if (resolved.namespace !== 'DAV:') continue;
+    if (resolved.local === 'allprop') return { kind: 'allprop' };
+    if (resolved.local === 'propname') return { kind: 'propname' };
+    if (resolved.local === 'prop') {
+      const names = ((child[name] as Node[]) ?? [])
+        .map((prop) => {
+          const propName = elementName(prop);
+          return propName ? resolveName(propName, namespaces(prop, scope)) : undefined;
+        })
+        .filter((prop): prop is { namespace: string; local: string } => prop !== undefined);
+      return { kind: 'prop', names };
+    }
+  }
+  throw personiumError('PR400-DV-0001');
+}
+
+export function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+/** RFC 3986 path segment encoding: everything but unreserved characters and a few sub-delims. */
+export function encodeSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+export function httpDate(ms: number): string {
+  return new Date(ms).toUTCString();
+}
+
+export function isoDate(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Reads a small request body (a PROPFIND's) with a limit, as text. */
+export async function readSmallBody(stream: NodeJS.ReadableStream | undefined, limit = 1024 * 1024): Promise<string> {
+  if (!stream) return '';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buffer.length;
+    if (size > limit) throw personiumError('PR413-DV-0001', limit);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

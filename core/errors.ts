@@ -1,0 +1,103 @@
+// The one error catalogue: every error Cellar answers with, Personium's codes first, then
+// Cellar's own (family SN for snapshot safety). Messages are templates with {0}, {1}... slots.
+import Boom from '@hapi/boom';
+
+export const catalogue = {
+  'PR400-CM-0001': [400, 'Required key [{0}] missing.'],
+  'PR400-CM-0002': [400, 'Field [{0}] format error. Must be [{1}].'],
+  'PR400-CM-0004': [400, 'JSON parse error. [{0}].'],
+  'PR400-EV-0002': [400, 'Request header is invalid [{0}].'],
+  'PR400-MC-0001': [400, '[{0}] does not exist in the snapshot file.'],
+  'PR400-MC-0003': [400, 'Version of the snapshot file is invalid. Expected [{0}] but was [{1}].'],
+  'PR400-MC-0004': [400, 'The specified snapshot file is not zip file.'],
+  'PR400-DV-0001': [400, 'XML parse error.'],
+  'PR400-DV-0003': [400, 'Invalid depth header value:[{0}].'],
+  'PR400-DV-0007': [400, 'Cannot add any more child resources.'],
+  'PR400-DV-0008': [400, 'Invalid resource name [{0}].'],
+  'PR400-DV-0009': [400, 'Request body is shorter than its Content-Length.'],
+  'PR400-OD-0001': [400, 'Request body is invalid: {0}.'],
+  'PR400-SN-0001': [400, 'Unsafe entry [{0}] in the snapshot file: {1}.'],
+  'PR400-SN-0002': [400, 'The snapshot file has more entries than the limit [{0}].'],
+  'PR400-SN-0003': [400, 'The snapshot file expands to more bytes than the limit [{0}].'],
+  'PR400-SN-0004': [400, 'Entry [{0}] has a compression ratio above the limit [{1}].'],
+  'PR400-SN-0005': [400, 'Entry [{0}] does not match its checksum in 00_checksums.json.'],
+  'PR400-SN-0006': [400, 'The snapshot file is damaged: {0}.'],
+  'PR401-AU-0001': [401, 'Authorization required.'],
+  'PR401-AU-0003': [401, 'Invalid authentication scheme.'],
+  'PR401-AU-0006': [401, 'Token parse error.'],
+  'PR403-AU-0002': [403, 'Necessary privilege is lacking.'],
+  'PR403-DV-0001': [403, 'Infinite depth is not supported.'],
+  'PR403-DV-0002': [403, 'Operation not allowed on [{0}].'],
+  'PR404-DV-0001': [404, 'Resource not found. [{0}].'],
+  'PR404-DV-0003': [404, 'Cell not found.'],
+  'PR404-MC-0001': [404, 'URI is not recognized.'],
+  'PR404-OD-0002': [404, 'The requested resource does not exist.'],
+  'PR405-MC-0001': [405, 'Method not allowed.'],
+  'PR409-CM-0001': [409, "Cell status is [import failed]. Only Unit Level's APIs, CellImport and GetToken are executable."],
+  'PR409-CM-0002': [409, 'Because [{0}] is being executed, writing to cell can not be done.'],
+  'PR409-DV-0002': [409, 'File [{0}] already exists.'],
+  'PR409-OD-0003': [409, 'The entity already exists.'],
+  'PR409-OD-0004': [409, 'The entity [{0}] is not empty; delete its contents first or use X-Personium-Recursive: true.'],
+  'PR412-DV-0001': [412, 'ETag does not match.'],
+  'PR413-DV-0001': [413, 'Request body is larger than the limit [{0}] bytes.'],
+  'PR415-MC-0001': [415, 'Unsupported media type.'],
+  'PR416-DV-0001': [416, 'Requested range not satisfiable.'],
+  'PR500-CM-0002': [500, 'Files I/O error caused [{0}] to fail.'],
+  'PR500-SV-0000': [500, 'Unknown error.'],
+  'PR500-SV-9999': [500, 'Unknown Exception [{0}]'],
+  'PR503-SV-0002': [503, 'The server is shutting down.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+export interface PersoniumErrorBody {
+  code: string;
+  message: { lang: 'en'; value: string };
+}
+
+export function formatMessage(code: ErrorCode, params: readonly unknown[] = []): string {
+  return catalogue[code][1].replace(/\{(\d+)\}/g, (_match, index: string) => String(params[Number(index)] ?? 'null'));
+}
+
+export function errorBody(code: ErrorCode, params: readonly unknown[] = []): PersoniumErrorBody {
+  return { code, message: { lang: 'en', value: formatMessage(code, params) } };
+}
+
+/** A Boom error carrying its catalogue code; onPreResponse renders it as Personium's body. */
+export function personiumError(code: ErrorCode, ...params: unknown[]): Boom.Boom<PersoniumErrorBody> {
+  const body = errorBody(code, params);
+  const error = new Boom.Boom<PersoniumErrorBody>(body.message.value, { statusCode: catalogue[code][0], data: body });
+  return error;
+}
+
+/** The body for any error: a catalogued one as it is, hapi's own ones mapped to the nearest code. */
+export function bodyForError(error: Boom.Boom): PersoniumErrorBody {
+  const data = error.data as Partial<PersoniumErrorBody> | null | undefined;
+  if (data && typeof data.code === 'string' && data.message) return data as PersoniumErrorBody;
+  switch (error.output.statusCode) {
+    case 400: return errorBody('PR400-OD-0001', [error.message.replace(/[.\s]+$/, '')]);
+    case 401: return errorBody('PR401-AU-0001');
+    case 403: return errorBody('PR403-AU-0002');
+    case 404: return errorBody('PR404-MC-0001');
+    case 405: return errorBody('PR405-MC-0001');
+    case 413: return errorBody('PR413-DV-0001', [(error.data as { limit?: number } | null)?.limit ?? 'configured']);
+    case 415: return errorBody('PR415-MC-0001');
+    default: return errorBody('PR500-SV-0000');
+  }
+}
+
+/** Errors thrown inside jobs and written to `.error` files or the import status. */
+export class CellarError extends Error {
+  readonly body: PersoniumErrorBody;
+  constructor(code: ErrorCode, ...params: unknown[]) {
+    const body = errorBody(code, params);
+    super(body.message.value);
+    this.body = body;
+  }
+}
+
+export function bodyOfAnyError(error: unknown): PersoniumErrorBody {
+  if (error instanceof CellarError) return error.body;
+  if (Boom.isBoom(error)) return bodyForError(error);
+  return errorBody('PR500-SV-0000');
+}

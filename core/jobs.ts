@@ -1,0 +1,80 @@
+// The job runner: exports and imports run in this process, at most `concurrency` at once across
+// the unit; further jobs wait in order (their status shows 0% until they start). One job per
+// cell is guaranteed by the cell state machine, not here. On shutdown every job is aborted
+// through its signal, so it ends in a terminal state before the process exits.
+import type { Logger } from 'pino';
+import type { CellRecord, JobKind } from './store.ts';
+
+export interface Job {
+  cellId: string;
+  kind: JobKind;
+  name: string;
+  /** Runs the job to its end; must settle the cell's state itself, also when `signal` aborts. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export type InterruptedJobHandler = (cell: CellRecord, name: string) => Promise<void>;
+
+export class JobRunner {
+  readonly #queue: Job[] = [];
+  readonly #running = new Map<Job, { controller: AbortController; done: Promise<void> }>();
+  readonly #interrupted = new Map<JobKind, InterruptedJobHandler>();
+  #stopping = false;
+
+  constructor(readonly concurrency: number, private readonly logger: Logger) {}
+
+  submit(job: Job): void {
+    this.#queue.push(job);
+    if (this.#stopping) {
+      this.#launch(this.#queue.shift()!, true);
+      return;
+    }
+    this.#pump();
+  }
+
+  isWaiting(cellId: string): boolean {
+    return this.#queue.some((job) => job.cellId === cellId);
+  }
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /** Cleanup for jobs a restart interrupted (a `.error` for an export, say); run at start-up. */
+  onInterrupted(kind: JobKind, handler: InterruptedJobHandler): void {
+    this.#interrupted.set(kind, handler);
+  }
+
+  interruptedHandler(kind: JobKind): InterruptedJobHandler | undefined {
+    return this.#interrupted.get(kind);
+  }
+
+  /** Aborts every job, running or waiting, and waits until each has settled. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    while (this.#queue.length) this.#launch(this.#queue.shift()!, true);
+    for (const { controller } of this.#running.values()) controller.abort(new Error('the server is stopping'));
+    await Promise.all([...this.#running.values()].map(({ done }) => done));
+  }
+
+  #pump(): void {
+    while (!this.#stopping && this.#running.size < this.concurrency && this.#queue.length) {
+      this.#launch(this.#queue.shift()!, false);
+    }
+  }
+
+  #launch(job: Job, aborted: boolean): void {
+    const controller = new AbortController();
+    if (aborted) controller.abort(new Error('the server is stopping'));
+    const done = Promise.resolve()
+      .then(() => job.run(controller.signal))
+      .catch((error: unknown) => {
+        this.logger.error({ err: error, kind: job.kind, name: job.name }, 'job did not settle its own failure');
+      })
+      .finally(() => {
+        this.#running.delete(job);
+        this.#pump();
+      });
+    this.#running.set(job, { controller, done });
+  }
+}

@@ -1,0 +1,33 @@
+// The little of OData v2 the unit and cell control APIs speak: `Entity('key')` segments, the
+// `{"d":{"results":...}}` envelope and `/Date(ms)/` timestamps.
+import { personiumError } from './errors.ts';
+
+export type EntityTarget = { kind: 'collection' } | { kind: 'entity'; key: string };
+
+/** `Cell` → the collection, `Cell('cell1')` → one entity; anything else → 404 PR404-MC-0001. */
+export function parseEntitySegment(segment: string, entitySet: string): EntityTarget {
+  const decoded = safeDecode(segment);
+  if (decoded === entitySet) return { kind: 'collection' };
+  const match = new RegExp(`^${entitySet}\\('([^']*)'\\)$`).exec(decoded ?? '');
+  if (match) return { kind: 'entity', key: match[1]! };
+  throw personiumError('PR404-MC-0001');
+}
+
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+export function odataDate(ms: number): string {
+  return `/Date(${ms})/`;
+}
+
+export function etagOf(version: number, updated: number): string {
+  return `W/"${version}-${updated}"`;
+}
+
+export const entityNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+export const entityNameRule = '^[a-zA-Z0-9][a-zA-Z0-9-_]{0,127}$';

@@ -1,0 +1,66 @@
+// PROPFIND {CellURL}: the cell's own properties, `p:cellstatus` among them. Depth 1 adds the
+// main box and every box as collections.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import { cellOf, cellRoute } from '../../core/cell-access.ts';
+import { mainBoxName, type Pmeta } from '../../core/cell-content.ts';
+import { encodeSegment, escapeXml, httpDate, isoDate, parseDepth, parsePropfind, personiumNamespace, readSmallBody } from '../../core/dav-xml.ts';
+import { personiumError } from '../../core/errors.ts';
+import { cellarVersion } from '../../core/version.ts';
+
+function collectionResponse(href: string, pmeta: Pmeta, extra = ''): string {
+  return `<D:response><D:href>${escapeXml(href)}</D:href><D:propstat><D:prop>` +
+    `<D:creationdate>${isoDate(pmeta.p)}</D:creationdate><D:getlastmodified>${httpDate(pmeta.u)}</D:getlastmodified>` +
+    `<D:resourcetype><D:collection/></D:resourcetype>${extra}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>`;
+}
+
+async function readPmeta(dir: string): Promise<Pmeta> {
+  return JSON.parse(await readFile(path.join(dir, '.pmeta'), 'utf8')) as Pmeta;
+}
+
+async function propfind(request: Request, h: ResponseToolkit) {
+  const depth = parseDepth(request.headers.depth as string | undefined);
+  parsePropfind(await readSmallBody(request.payload as NodeJS.ReadableStream | undefined));
+  const cell = cellOf(request);
+  const { contents, cellUrl } = request.server.app.unit;
+  const base = cellUrl(cell.name);
+  const cellPmeta = await readPmeta(contents.davRoot(cell));
+  const parts = [collectionResponse(base, cellPmeta, `<p:cellstatus>${escapeXml(cell.status)}</p:cellstatus>`)];
+  if (depth === 1) {
+    parts.push(collectionResponse(`${base}${mainBoxName}`, await readPmeta(contents.boxDir(cell, mainBoxName))));
+    for (const box of (await contents.odata(cell)).data.boxes) {
+      parts.push(collectionResponse(`${base}${encodeSegment(box.Name)}`, await readPmeta(contents.boxDir(cell, box._id))));
+    }
+  }
+  const xml = `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:" xmlns:p="${personiumNamespace}">${parts.join('')}</D:multistatus>`;
+  return h.response(xml).code(207).type('application/xml; charset=utf-8');
+}
+
+const payload = { output: 'stream', parse: false, maxBytes: 1024 * 1024 } as const;
+
+export const cellRootPlugin: Plugin<void> = {
+  name: 'cell-root',
+  version: cellarVersion,
+  register(server) {
+    for (const routePath of ['/{cell}', '/{cell}/']) {
+      server.route([
+        { method: 'PROPFIND', path: routePath, options: { payload, ...cellRoute({ access: 'read' }) }, handler: propfind },
+        {
+          method: 'OPTIONS',
+          path: routePath,
+          options: { auth: false },
+          handler: (_request, h) => h.response().code(200).header('Allow', 'OPTIONS, PROPFIND'),
+        },
+        {
+          method: '*',
+          path: routePath,
+          options: cellRoute({ access: 'read' }),
+          handler() {
+            throw personiumError('PR405-MC-0001');
+          },
+        },
+      ]);
+    }
+  },
+};

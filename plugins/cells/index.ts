@@ -1,0 +1,112 @@
+// Unit-level Cell API: POST/GET /__ctl/Cell, GET/DELETE /__ctl/Cell('name'). Master token only.
+import { credentialsOf, param } from '../../core/auth.ts';
+import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import { cellRoute } from '../../core/cell-access.ts';
+import { personiumError } from '../../core/errors.ts';
+import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
+import { entityNamePattern, entityNameRule, odataDate, parseEntitySegment } from '../../core/odata.ts';
+import type { CellRecord } from '../../core/store.ts';
+import { cellarVersion } from '../../core/version.ts';
+
+function requireMaster(request: Request): void {
+  const credentials = credentialsOf(request);
+  if (credentials?.kind !== 'unit-master') throw personiumError('PR403-AU-0002');
+}
+
+function cellEntity(request: Request, cell: CellRecord) {
+  const unitUrl = request.server.app.unit.unitUrl();
+  return {
+    __metadata: { uri: `${unitUrl}__ctl/Cell('${cell.name}')`, etag: `W/"1-${cell.updatedAt}"`, type: 'UnitCtl.Cell' },
+    Name: cell.name,
+    __id: cell.id,
+    __published: odataDate(cell.createdAt),
+    __updated: odataDate(cell.updatedAt),
+    'p:cellstatus': cell.status,
+  };
+}
+
+/** The cell named by a `Cell('name')` segment, for the access extension's gates. */
+function cellNameOf(request: Request): string | undefined {
+  try {
+    const target = parseEntitySegment(param(request, 'segment'), 'Cell');
+    return target.kind === 'entity' ? target.key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function create(request: Request, h: ResponseToolkit) {
+  requireMaster(request);
+  const target = parseEntitySegment(param(request, 'segment'), 'Cell');
+  if (target.kind !== 'collection') throw personiumError('PR405-MC-0001');
+  const body = parseJsonObject(request.payload, false)!;
+  if (body.Name === undefined || body.Name === null) throw personiumError('PR400-CM-0001', 'Name');
+  if (typeof body.Name !== 'string' || !entityNamePattern.test(body.Name)) {
+    throw personiumError('PR400-CM-0002', 'Name', entityNameRule);
+  }
+  const { store, contents } = request.server.app.unit;
+  if (store.findCell(body.Name)) throw personiumError('PR409-OD-0003');
+  const cell = await store.addCell(body.Name);
+  try {
+    await contents.createCell(cell);
+  } catch (error) {
+    await store.removeCell(cell.id);
+    throw error;
+  }
+  request.logger.info({ cell: cell.name }, 'cell created');
+  const entity = cellEntity(request, cell);
+  return h.response({ d: { results: entity } }).code(201).header('Location', entity.__metadata.uri).etag(`1-${cell.updatedAt}`, { weak: true, vary: false });
+}
+
+function read(request: Request) {
+  requireMaster(request);
+  const target = parseEntitySegment(param(request, 'segment'), 'Cell');
+  const { store } = request.server.app.unit;
+  if (target.kind === 'collection') {
+    return { d: { results: store.listCells().map((cell) => cellEntity(request, cell)) } };
+  }
+  const cell = store.findCell(target.key);
+  if (!cell) throw personiumError('PR404-OD-0002');
+  return { d: { results: cellEntity(request, cell) } };
+}
+
+async function remove(request: Request, h: ResponseToolkit) {
+  requireMaster(request);
+  const target = parseEntitySegment(param(request, 'segment'), 'Cell');
+  if (target.kind !== 'entity') throw personiumError('PR405-MC-0001');
+  const { store, contents, snapshots, logger } = request.server.app.unit;
+  const cell = store.findCell(target.key);
+  if (!cell) throw personiumError('PR404-OD-0002');
+  const recursive = String(request.headers['x-personium-recursive'] ?? '').toLowerCase() === 'true';
+  if (!recursive && !(await contents.isEmpty(cell))) throw personiumError('PR409-OD-0004', `Cell('${cell.name}')`);
+  await store.removeCell(cell.id);
+  await contents.removeCell(cell.id);
+  snapshots.forget(cell.id);
+  logger.info({ cell: cell.name, recursive }, 'cell deleted');
+  return h.response().code(204);
+}
+
+export const cellsPlugin: Plugin<void> = {
+  name: 'cells',
+  version: cellarVersion,
+  register(server) {
+    server.route([
+      { method: 'POST', path: '/__ctl/{segment}', options: { payload: rawJsonPayload }, handler: create },
+      { method: 'GET', path: '/__ctl/{segment}', handler: read },
+      {
+        method: 'DELETE',
+        path: '/__ctl/{segment}',
+        options: cellRoute({ access: 'cell-delete', cellName: cellNameOf, missing: 'pass' }),
+        handler: remove,
+      },
+      {
+        method: '*',
+        path: '/__ctl/{segment}',
+        handler(request) {
+          requireMaster(request);
+          throw personiumError('PR405-MC-0001');
+        },
+      },
+    ]);
+  },
+};

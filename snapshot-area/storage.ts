@@ -1,0 +1,182 @@
+// A cell's snapshot area on disk: one flat folder of files ({dataDir}/snapshots/{cellId}/).
+// Names starting with a dot are Cellar's own: `.meta.json` (content types) and temporary files
+// (`.tmp-*`) that become visible only through `commit`, an fsync and a rename.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Stats } from 'node:fs';
+import { confine, isPlainSegment } from '../core/confine.ts';
+import { fsyncDirectory, writeFileDurably } from '../core/json-file.ts';
+
+export interface SnapshotEntry {
+  name: string;
+  size: number;
+  contentType: string;
+  etag: string;
+  createdMs: number;
+  modifiedMs: number;
+}
+
+const metaFile = '.meta.json';
+
+export function defaultContentType(name: string): string {
+  if (name.endsWith('.zip')) return 'application/zip';
+  if (name.endsWith('.error') || name.endsWith('.json')) return 'application/json';
+  return 'application/octet-stream';
+}
+
+/** Strong ETag from what changes with content: size, modification time and inode. */
+export function etagFor(stats: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): string {
+  return `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs * 1000).toString(16)}-${stats.ino.toString(16)}"`;
+}
+
+export function isValidSnapshotName(name: string): boolean {
+  return isPlainSegment(name) && name !== metaFile;
+}
+
+export class SnapshotArea {
+  #types: Record<string, string> | undefined;
+  #typesLoad: Promise<Record<string, string>> | undefined;
+
+  constructor(readonly dir: string) {}
+
+  /** The file's path; throws when `name` is not one plain segment. */
+  filePath(name: string): string {
+    if (!isValidSnapshotName(name)) throw new Error(`not a snapshot file name: ${JSON.stringify(name)}`);
+    return confine(this.dir, name);
+  }
+
+  async ensure(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+  }
+
+  /** A hidden path in the area for a file being written; never listed. */
+  tempPath(label: string): string {
+    return confine(this.dir, `.tmp-${label.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}-${randomBytes(6).toString('hex')}`);
+  }
+
+  async contentTypes(): Promise<Record<string, string>> {
+    if (this.#types) return this.#types;
+    this.#typesLoad ??= readFile(path.join(this.dir, metaFile), 'utf8')
+      .then((text) => JSON.parse(text) as Record<string, string>)
+      .catch(() => ({}));
+    this.#types = await this.#typesLoad;
+    return this.#types;
+  }
+
+  entryFrom(name: string, stats: Stats, types: Record<string, string>): SnapshotEntry {
+    return {
+      name,
+      size: stats.size,
+      contentType: types[name] ?? defaultContentType(name),
+      etag: etagFor(stats),
+      createdMs: stats.birthtimeMs || stats.ctimeMs,
+      modifiedMs: stats.mtimeMs,
+    };
+  }
+
+  async stat(name: string): Promise<SnapshotEntry | undefined> {
+    if (!isValidSnapshotName(name)) return undefined;
+    try {
+      const stats = await stat(this.filePath(name));
+      if (!stats.isFile()) return undefined;
+      return this.entryFrom(name, stats, await this.contentTypes());
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  /** Names of the finished files, in one directory read. */
+  async names(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.dir, { withFileTypes: true });
+      return entries.filter((entry) => entry.isFile() && isValidSnapshotName(entry.name)).map((entry) => entry.name);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  async count(): Promise<number> {
+    return (await this.names()).length;
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return (await this.stat(name)) !== undefined;
+  }
+
+  /** Makes a fully written temporary file visible as `name`: fsync, record its type, rename, fsync the folder. */
+  async commit(tempPath: string, name: string, contentType: string): Promise<void> {
+    const handle = await open(tempPath, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await this.#recordType(name, contentType);
+    await rename(tempPath, this.filePath(name));
+    await fsyncDirectory(this.dir);
+  }
+
+  /** Writes a small file (an export's `.error`) atomically. */
+  async writeSmallFile(name: string, content: string, contentType: string): Promise<void> {
+    await this.ensure();
+    await this.#recordType(name, contentType);
+    await writeFileDurably(this.filePath(name), content);
+  }
+
+  async remove(name: string): Promise<void> {
+    await unlink(this.filePath(name));
+    const types = await this.contentTypes();
+    if (name in types) {
+      delete types[name];
+      await writeFileDurably(path.join(this.dir, metaFile), JSON.stringify(types));
+    }
+  }
+
+  /** Removes temporary files left by a crash or an aborted upload. */
+  async removeTemporaries(): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const temporaries = entries.filter((name) => name.startsWith('.tmp-'));
+    for (const name of temporaries) await unlink(confine(this.dir, name)).catch(() => {});
+    return temporaries;
+  }
+
+  async #recordType(name: string, contentType: string): Promise<void> {
+    const types = await this.contentTypes();
+    if (contentType === defaultContentType(name)) {
+      if (!(name in types)) return;
+      delete types[name];
+    } else {
+      if (types[name] === contentType) return;
+      types[name] = contentType;
+    }
+    await writeFileDurably(path.join(this.dir, metaFile), JSON.stringify(types));
+  }
+}
+
+/** One SnapshotArea object per cell, so the content-type map is read once and shared. */
+export class SnapshotAreas {
+  readonly #areas = new Map<string, SnapshotArea>();
+
+  constructor(private readonly areaDir: (cellId: string) => string) {}
+
+  of(cellId: string): SnapshotArea {
+    let area = this.#areas.get(cellId);
+    if (!area) {
+      area = new SnapshotArea(this.areaDir(cellId));
+      this.#areas.set(cellId, area);
+    }
+    return area;
+  }
+
+  forget(cellId: string): void {
+    this.#areas.delete(cellId);
+  }
+}
