@@ -1,2 +1,161 @@
-import type { Plugin } from '@hapi/hapi';
-export const boxDavPlugin: Plugin<void> = { name: 'box-dav', register() {} };
+// Box content over WebDAV: `{CellURL}__/...` (main box) and `{CellURL}{box}/...`, served by
+// webdav-server behind hapi. hapi authenticates and gates (core/cell-access.ts); this bridge maps
+// the URL, `Destination` and tagged `If` lists into the box, refuses what the library gets wrong,
+// and hands the raw request to one WebDAVServer per box, whose storage is PmetaFileSystem.
+import type { IncomingMessage } from 'node:http';
+import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi';
+import { v2 as webdav } from 'webdav-server';
+import { param } from '../../core/auth.ts';
+import { cellOf, cellRoute } from '../../core/cell-access.ts';
+import { mainBoxName } from '../../core/cell-content.ts';
+import { personiumError } from '../../core/errors.ts';
+import { cellarVersion } from '../../core/version.ts';
+import type { Unit } from '../../core/server.ts';
+import { assertIfParserPatched, guardResponse } from './library-guards.ts';
+import { PmetaFileSystem, isReservedResourceName } from './pmeta-file-system.ts';
+
+const smallBodyLimit = 1024 * 1024;
+const davAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK';
+
+/** hapi authenticates; the library gets a fixed user and never challenges. */
+class HapiAuthenticated implements webdav.HTTPAuthentication {
+  readonly #user = new webdav.SimpleUser('cellar', '', true, false);
+  askForAuthentication(): { [name: string]: string } { return {}; }
+  getUser(_ctx: webdav.HTTPRequestContext, callback: (error: Error, user?: webdav.IUser) => void): void {
+    callback(null as unknown as Error, this.#user);
+  }
+}
+
+class BoxServers {
+  readonly #servers = new Map<string, webdav.WebDAVServer>();
+
+  serverFor(boxDir: string): webdav.WebDAVServer {
+    let server = this.#servers.get(boxDir);
+    if (!server) {
+      server = new webdav.WebDAVServer({
+        rootFileSystem: new PmetaFileSystem(boxDir),
+        respondWithPaths: true,
+        httpAuthentication: new HapiAuthenticated(),
+        requireAuthentification: false,
+        maxRequestDepth: 1,
+      });
+      if (this.#servers.size > 1000) this.#servers.clear();
+      this.#servers.set(boxDir, server);
+    }
+    return server;
+  }
+}
+
+/** The box folder for `{box}` in the request's cell, or 404. */
+async function resolveBox(unit: Unit, request: Request): Promise<{ name: string; dir: string }> {
+  const cell = cellOf(request);
+  const name = param(request, 'box');
+  if (name === mainBoxName) return { name, dir: unit.contents.boxDir(cell, mainBoxName) };
+  const box = name.startsWith('__') ? undefined : (await unit.contents.odata(cell)).data.boxes.find((candidate) => candidate.Name === name);
+  if (!box) throw personiumError('PR404-DV-0001', `${unit.cellUrl(cell.name)}${name}`);
+  return { name, dir: unit.contents.boxDir(cell, box._id) };
+}
+
+/** The part of a raw (still percent-encoded) path below `/{cell}/{box}`, or undefined when outside. */
+function pathInBox(rawPath: string, prefix: string): string | undefined {
+  if (rawPath === prefix) return '/';
+  if (rawPath.startsWith(`${prefix}/`)) return rawPath.slice(prefix.length);
+  return undefined;
+}
+
+function segmentsOf(subPath: string): string[] {
+  return subPath.split('/').filter(Boolean).map((segment) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      throw personiumError('PR400-DV-0010', segment);
+    }
+  });
+}
+
+function refuseReserved(subPath: string): void {
+  const segments = segmentsOf(subPath);
+  if (segments.some((segment) => isReservedResourceName(segment) || segment.includes('/') || segment.includes('\\') || segment.includes('\0'))) {
+    throw personiumError('PR403-DV-0002', subPath);
+  }
+}
+
+function rawPathOf(url: string): string {
+  const withoutQuery = url.split('?')[0]!.split('#')[0]!;
+  const scheme = withoutQuery.indexOf('://');
+  if (scheme < 0) return withoutQuery;
+  const slash = withoutQuery.indexOf('/', scheme + 3);
+  return slash < 0 ? '/' : withoutQuery.slice(slash);
+}
+
+/** Rewrites Destination and tagged If lists into box-relative paths; refuses foreign destinations. */
+function mapHeaders(req: IncomingMessage, prefix: string): void {
+  const destination = req.headers.destination;
+  if (typeof destination === 'string') {
+    const inBox = pathInBox(rawPathOf(destination), prefix);
+    if (inBox === undefined || inBox === '/') throw personiumError('PR502-DV-0001', destination);
+    refuseReserved(inBox);
+    req.headers.destination = inBox;
+  }
+  const ifHeader = req.headers.if;
+  if (typeof ifHeader === 'string') {
+    req.headers.if = ifHeader.replace(/<([^>]+)>(\s*\()/g, (whole, uri: string, rest: string) => {
+      if (/^(opaquelocktoken|urn):/i.test(uri)) return whole;
+      const inBox = pathInBox(rawPathOf(uri), prefix);
+      return inBox === undefined ? whole : `<${inBox}>${rest}`;
+    });
+  }
+}
+
+async function handle(request: Request, h: ResponseToolkit) {
+  const unit = request.server.app.unit;
+  const cell = cellOf(request);
+  const box = await resolveBox(unit, request);
+  const req = request.raw.req;
+  const method = request.method.toUpperCase();
+  const prefix = `/${cell.name}/${box.name}`;
+  const rawPath = rawPathOf(req.url ?? '/');
+  const subPath = pathInBox(rawPath, prefix) ?? '/';
+  refuseReserved(subPath);
+
+  const isBoxRoot = subPath === '/';
+  if (isBoxRoot && ['DELETE', 'MOVE', 'PUT', 'MKCOL', 'COPY', 'LOCK', 'UNLOCK'].includes(method)) throw personiumError('PR405-MC-0001');
+  if (method === 'PROPFIND' && req.headers.depth === undefined) throw personiumError('PR400-DV-0003', 'null');
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (method !== 'PUT' && length > smallBodyLimit) throw personiumError('PR413-DV-0001', smallBodyLimit);
+  mapHeaders(req, prefix);
+
+  req.url = subPath;
+  guardResponse(request.raw.res, `${unit.unitUrl()}${rawPath.slice(1)}`, method === 'HEAD');
+  boxServers.serverFor(box.dir).executeRequest(req, request.raw.res, prefix);
+  return h.abandon;
+}
+
+const boxServers = new BoxServers();
+
+export const boxDavPlugin: Plugin<void> = {
+  name: 'box-dav',
+  version: cellarVersion,
+  register(server) {
+    assertIfParserPatched();
+    const { config } = server.app.unit;
+    const access = cellRoute({ access: 'by-method' });
+    const streamed: RouteOptions = {
+      ...access,
+      payload: { output: 'stream', parse: false, maxBytes: config.maxUploadBytes, timeout: false },
+      timeout: { socket: false },
+    };
+    for (const path of ['/{cell}/{box}', '/{cell}/{box}/{path*}']) {
+      server.route([
+        { method: 'GET', path, options: { ...access, timeout: { socket: false } }, handler: handle },
+        { method: '*', path, options: streamed, handler: handle },
+        {
+          method: 'OPTIONS',
+          path,
+          options: { auth: false },
+          handler: (_request, h) => h.response().code(200).header('Allow', davAllow).header('DAV', '1, 2'),
+        },
+      ]);
+    }
+  },
+};
