@@ -27,7 +27,9 @@ function generateRequestKey(): string {
 
 /** `X-Override: Name: value` replaces that request header; it may repeat. */
 function applyHeaderOverrides(request: Request): void {
-  const raw = request.raw.req.rawHeaders;
+  // Injected requests (server.inject) have no rawHeaders; their headers are already split.
+  const raw = request.raw.req.rawHeaders ?? Object.entries(request.headers).flatMap(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).flatMap((one) => [name, String(one)]));
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.toLowerCase() !== 'x-override') continue;
     const value = raw[i + 1]!;

@@ -57,3 +57,8 @@ export async function startUnit(overrides: Partial<Config> = {}, options: { data
   };
   return unit;
 }
+
+/** The parsed JSON body of an injected response. */
+export function json<T = any>(response: { payload: string }): T {
+  return JSON.parse(response.payload) as T;
+}
