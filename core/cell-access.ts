@@ -94,6 +94,8 @@ export const cellAccessPlugin: Plugin<{ store: UnitStore }> = {
         classifications.set(request.route, classified);
       }
       const name = settings.cellName ? settings.cellName(request) : param(request, 'cell') || undefined;
+      // Names starting with `__` are the unit's own, never a cell's.
+      if (name?.startsWith('__')) throw personiumError('PR404-MC-0001');
       const cell = name === undefined ? undefined : store.findCell(name);
       if (!cell) {
         if (settings.missing === 'pass') return h.continue;

@@ -50,7 +50,8 @@ export async function createServer(config: Config, options: CreateServerOptions 
     {
       level: config.logLevel,
       base: { service: 'cellar' },
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization'], censor: '[redacted]' },
+      // X-Override can carry an Authorization header too.
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-override"]', 'headers.authorization', 'authorization'], censor: '[redacted]' },
     },
     options.logStream ?? process.stdout,
   );
