@@ -227,12 +227,8 @@ export class PmetaFileSystem extends webdav.FileSystem {
     const source = this.realPath(from);
     const target = this.realPath(to);
     settle((async () => {
-      const existed = await stat(path.join(target, pmetaFile)).then(() => true, () => false);
-      if (existed && !ctx.overwrite) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
-      await stat(path.join(path.dirname(target), pmetaFile));
-      if (existed) await rm(target, { recursive: true });
+      const existed = await this.#clearTarget(target, ctx.overwrite);
       this.#forgetUnder(source);
-      this.#forgetUnder(target);
       await rename(source, target);
       await this.updatePmeta(target, () => {});
       return existed;
@@ -243,13 +239,7 @@ export class PmetaFileSystem extends webdav.FileSystem {
     const source = this.realPath(from);
     const target = this.realPath(to);
     settle((async () => {
-      const existed = await stat(path.join(target, pmetaFile)).then(() => true, () => false);
-      if (existed && !ctx.overwrite) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
-      await stat(path.join(path.dirname(target), pmetaFile));
-      if (existed) {
-        await rm(target, { recursive: true });
-        this.#forgetUnder(target);
-      }
+      const existed = await this.#clearTarget(target, ctx.overwrite);
       await cp(source, target, { recursive: true, errorOnExist: true, filter: (entry) => !path.basename(entry).startsWith('.content.tmp-') });
       if (ctx.depth === 0) {
         for (const entry of await readdir(target, { withFileTypes: true })) if (entry.isDirectory()) await rm(path.join(target, entry.name), { recursive: true });
@@ -257,6 +247,19 @@ export class PmetaFileSystem extends webdav.FileSystem {
       await this.#renewIds(target);
       return existed;
     })(), callback);
+  }
+
+  /**
+   * Makes room for a MOVE or COPY target: refused when it exists without `Overwrite: T`, or when
+   * its parent collection is missing; an existing target is removed. Returns whether it existed.
+   */
+  async #clearTarget(target: string, overwrite: boolean): Promise<boolean> {
+    const existed = await stat(path.join(target, pmetaFile)).then(() => true, () => false);
+    if (existed && !overwrite) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
+    await stat(path.join(path.dirname(target), pmetaFile));
+    if (existed) await rm(target, { recursive: true });
+    this.#forgetUnder(target);
+    return existed;
   }
 
   /** A copy is a new resource: new ids and timestamps, the same dead properties and content. */
