@@ -1,0 +1,103 @@
+// The unit's HTTP API as the command sees it: URLs built from the unit URL, the bearer token on
+// every request, and any answer outside the expected statuses turned into a ServerError that
+// carries the unit's Personium code and message.
+import { isPersoniumErrorBody, ServerError, UsageError } from './errors.ts';
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  /** Sent as JSON with `Content-Type: application/json`. */
+  json?: unknown;
+  /** A raw body (a web stream for uploads); needs `duplex: 'half'`, which `request` adds. */
+  body?: string | ReadableStream<Uint8Array>;
+  /** Statuses that count as success: any 2xx when omitted, every status with 'any'. */
+  expect?: readonly number[] | 'any';
+}
+
+export class UnitClient {
+  readonly unitUrl: string;
+
+  constructor(unitUrl: string, readonly token: string) {
+    this.unitUrl = normalizeUnitUrl(unitUrl);
+  }
+
+  /** `{UnitURL}{path}`; `path` must already be encoded. */
+  url(path: string): string {
+    return new URL(path, this.unitUrl).href;
+  }
+
+  /** `{CellURL}{path}` where CellURL is `{UnitURL}{cell}/`. */
+  cellUrl(cell: string, path = ''): string {
+    return this.url(`${encodeURIComponent(cell)}/${path}`);
+  }
+
+  snapshotUrl(cell: string, file?: string): string {
+    return this.cellUrl(cell, file === undefined ? '__snapshot' : `__snapshot/${encodeURIComponent(file)}`);
+  }
+
+  async request(method: string, url: string, options: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, ...options.headers };
+    let body = options.body;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    }
+    const init: RequestInit & { duplex?: 'half' } = { method, headers, body };
+    if (body instanceof ReadableStream) init.duplex = 'half';
+    let response: Response;
+    try {
+      response = await fetch(url, init);
+    } catch (error) {
+      throw unreachable(this.unitUrl, error);
+    }
+    const { expect } = options;
+    const expected = expect === 'any' || (expect ? expect.includes(response.status) : response.ok);
+    if (!expected) throw await errorFromResponse(response);
+    return response;
+  }
+
+  /** A request whose answer is JSON (or nothing, for 201/202/204 without a body). */
+  async requestJson<T>(method: string, url: string, options: RequestOptions = {}): Promise<T | undefined> {
+    const response = await this.request(method, url, { ...options, headers: { accept: 'application/json', ...options.headers } });
+    const text = await response.text();
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ServerError(response.status, undefined, `the unit answered ${method} ${url} with something that is not JSON`);
+    }
+  }
+}
+
+export function normalizeUnitUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`the unit URL ${JSON.stringify(value)} is not a URL (expected e.g. http://localhost:8080/)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`the unit URL must be http or https, not ${url.protocol}`);
+  }
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
+}
+
+/** The unit's error body as a ServerError; a body that is not Personium's still gives the status. */
+export async function errorFromResponse(response: Response): Promise<ServerError> {
+  const text = await response.text().catch(() => '');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (isPersoniumErrorBody(parsed)) return new ServerError(response.status, parsed.code, parsed.message.value);
+  const detail = text && text.length <= 200 && !text.includes('<') ? `: ${text.trim()}` : '';
+  return new ServerError(response.status, undefined, `${response.statusText || 'request failed'}${detail}`);
+}
+
+function unreachable(unitUrl: string, error: unknown): ServerError {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+  return new ServerError(0, undefined, `cannot reach the unit at ${unitUrl}: ${reason}`);
+}

@@ -1,0 +1,52 @@
+// What every command needs: the client for the chosen unit, and how to report (text or --json,
+// bars or plain lines), resolved once from the global options and the environment.
+import { UnitClient } from './client.ts';
+import { UsageError } from './errors.ts';
+import { progressMode, type ProgressMode } from './progress.ts';
+
+export interface GlobalOptions {
+  unit?: string;
+  token?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export interface Context {
+  client: UnitClient;
+  json: boolean;
+  progress: ProgressMode;
+  /** Milliseconds between two status polls of a running export or import. */
+  pollIntervalMs: number;
+  /** Prints the result: `value` as JSON with --json, else `text` (nothing when it is empty). */
+  result(value: unknown, text: string): void;
+  /** A note for people on stderr (never with --json). */
+  note(text: string): void;
+}
+
+export function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Context {
+  const unit = options.unit ?? env.CELLAR_URL;
+  const token = options.token ?? env.CELLAR_TOKEN;
+  if (!unit) throw new UsageError('no unit URL: pass --unit URL or set CELLAR_URL');
+  if (!token) throw new UsageError('no token: pass --token TOKEN or set CELLAR_TOKEN');
+  const json = Boolean(options.json);
+  return {
+    client: new UnitClient(unit, token),
+    json,
+    progress: progressMode(options),
+    pollIntervalMs: pollInterval(env.CELLAR_POLL_MS),
+    result(value, text) {
+      if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      else if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+    note(text) {
+      if (!json && !options.quiet) process.stderr.write(`${text}\n`);
+    },
+  };
+}
+
+function pollInterval(value: string | undefined): number {
+  if (value === undefined || value === '') return 1000;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 10) throw new UsageError(`CELLAR_POLL_MS must be a whole number of milliseconds >= 10, not ${JSON.stringify(value)}`);
+  return ms;
+}

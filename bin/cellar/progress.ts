@@ -1,0 +1,108 @@
+// Progress on stderr, so stdout stays for results: a cli-progress bar on a terminal, otherwise
+// plain lines (`export cell1: 42%`) at most once a second and only when the percent has changed,
+// plus the first and the last. Nothing at all with --json or --quiet.
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  /** Sets the amount done, in the unit of `total` (bytes or percent). */
+  update(done: number): void;
+  /** Moves the total, e.g. once a download learns its size. */
+  setTotal(total: number): void;
+  /** Ends the display; `complete` draws 100% first. */
+  stop(complete?: boolean): void;
+}
+
+export interface ProgressOptions {
+  label: string;
+  total: number;
+  /** Bytes show as sizes (`12.0 MiB / 40.0 MiB`); percent shows only the percentage. */
+  kind: 'bytes' | 'percent';
+  start?: number;
+}
+
+export type ProgressMode = 'bar' | 'lines' | 'none';
+
+export function progressMode(options: { json?: boolean; quiet?: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressMode {
+  if (options.json || options.quiet) return 'none';
+  return stream.isTTY ? 'bar' : 'lines';
+}
+
+export function createProgress(mode: ProgressMode, options: ProgressOptions): Progress {
+  if (mode === 'none') return { update() {}, setTotal() {}, stop() {} };
+  const display = mode === 'bar' ? barProgress(options) : lineProgress(options, (line) => process.stderr.write(`${line}\n`));
+  let stopped = false;
+  return {
+    update(done) { if (!stopped) display.update(done); },
+    setTotal(total) { if (!stopped) display.setTotal(total); },
+    stop(complete) {
+      if (stopped) return;
+      stopped = true;
+      display.stop(complete);
+    },
+  };
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function percentOf(done: number, total: number): number {
+  if (total <= 0) return done > 0 ? 100 : 0;
+  return Math.min(100, Math.floor((done / total) * 100));
+}
+
+function barProgress(options: ProgressOptions): Progress {
+  const amounts = options.kind === 'bytes' ? ' | {done} / {size}' : '';
+  const bar = new cliProgress.SingleBar({
+    format: `${options.label} [{bar}] {percentage}%${amounts}`,
+    stream: process.stderr,
+    hideCursor: true,
+    barsize: 30,
+  }, cliProgress.Presets.shades_classic);
+  let total = options.total;
+  const sizes = (done: number) => ({ done: formatBytes(done), size: formatBytes(total) });
+  bar.start(total, options.start ?? 0, sizes(options.start ?? 0));
+  return {
+    update(done) { bar.update(done, sizes(done)); },
+    setTotal(next) { total = next; bar.setTotal(next); },
+    stop(complete) {
+      if (complete) bar.update(total, sizes(total));
+      bar.stop();
+    },
+  };
+}
+
+/** Plain lines for logs and pipes; exported for its throttling rule. */
+export function lineProgress(options: ProgressOptions, write: (line: string) => void, now: () => number = Date.now): Progress {
+  let total = options.total;
+  let done = options.start ?? 0;
+  let lastPercent = -1;
+  let lastAt = -Infinity;
+  const line = (percent: number) => options.kind === 'bytes'
+    ? `${options.label}: ${percent}% (${formatBytes(done)} of ${formatBytes(total)})`
+    : `${options.label}: ${percent}%`;
+  const print = (force: boolean) => {
+    const percent = percentOf(done, total);
+    if (percent === lastPercent) return;
+    if (!force && now() - lastAt < 1000) return;
+    write(line(percent));
+    lastPercent = percent;
+    lastAt = now();
+  };
+  print(true);
+  return {
+    update(next) { done = next; print(false); },
+    setTotal(next) { total = next; },
+    stop(complete) {
+      if (complete) done = Math.max(done, total);
+      print(true);
+    },
+  };
+}

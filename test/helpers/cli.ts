@@ -1,0 +1,42 @@
+// Runs the real `bin/cellar.js` as a child process against a listening test unit.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { masterToken, startUnit, type TestUnit } from './unit.ts';
+
+const binary = fileURLToPath(new URL('../../bin/cellar.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/** A unit on a real socket whose URLs are those of that socket (unitUrl left to the server). */
+export async function listeningUnit(): Promise<TestUnit> {
+  const unit = await startUnit({ unitUrl: '' });
+  await unit.listen();
+  return unit;
+}
+
+/** `cellar ...args` with CELLAR_URL/CELLAR_TOKEN of `unit` and quick status polling. */
+export function cellar(unit: Pick<TestUnit, 'url'>, args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    CELLAR_URL: unit.url,
+    CELLAR_TOKEN: masterToken,
+    CELLAR_POLL_MS: '50',
+    ...options.env,
+  };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [binary, ...args], { cwd: options.cwd ?? path.dirname(binary), env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
