@@ -2,13 +2,12 @@
 // every request, and any answer outside the expected statuses turned into a ServerError that
 // carries the unit's Personium code and message.
 import { isPersoniumErrorBody, ServerError, UsageError } from './errors.ts';
+import { putFile } from './transfer.ts';
 
 export interface RequestOptions {
   headers?: Record<string, string>;
   /** Sent as JSON with `Content-Type: application/json`. */
   json?: unknown;
-  /** A raw body (a web stream for uploads); needs `duplex: 'half'`, which `request` adds. */
-  body?: string | ReadableStream<Uint8Array>;
   /** Statuses that count as success: any 2xx when omitted, every status with 'any'. */
   expect?: readonly number[] | 'any';
 }
@@ -35,24 +34,34 @@ export class UnitClient {
   }
 
   async request(method: string, url: string, options: RequestOptions = {}): Promise<Response> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, ...options.headers };
-    let body = options.body;
+    const headers = this.#headers(options.headers);
+    let body: string | undefined;
     if (options.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.json);
     }
-    const init: RequestInit & { duplex?: 'half' } = { method, headers, body };
-    if (body instanceof ReadableStream) init.duplex = 'half';
     let response: Response;
     try {
-      response = await fetch(url, init);
+      response = await fetch(url, { method, headers, body });
     } catch (error) {
       throw unreachable(this.unitUrl, error);
     }
-    const { expect } = options;
-    const expected = expect === 'any' || (expect ? expect.includes(response.status) : response.ok);
-    if (!expected) throw await errorFromResponse(response);
-    return response;
+    return checked(response, options.expect);
+  }
+
+  /** PUT of a local file, streamed from disk; `onBytes` hears how much has been sent. */
+  async upload(url: string, file: string, options: RequestOptions & { onBytes: (total: number) => void }): Promise<Response> {
+    let response: Response;
+    try {
+      response = await putFile(url, this.#headers(options.headers), file, options.onBytes);
+    } catch (error) {
+      throw unreachable(this.unitUrl, error);
+    }
+    return checked(response, options.expect);
+  }
+
+  #headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.token}`, ...extra };
   }
 
   /** A request whose answer is JSON (or nothing, for 201/202/204 without a body). */
@@ -82,6 +91,12 @@ export function normalizeUnitUrl(value: string): string {
   return url.href;
 }
 
+async function checked(response: Response, expect: RequestOptions['expect']): Promise<Response> {
+  const expected = expect === 'any' || (expect ? expect.includes(response.status) : response.ok);
+  if (!expected) throw await errorFromResponse(response);
+  return response;
+}
+
 /** The unit's error body as a ServerError; a body that is not Personium's still gives the status. */
 export async function errorFromResponse(response: Response): Promise<ServerError> {
   const text = await response.text().catch(() => '');
@@ -98,6 +113,6 @@ export async function errorFromResponse(response: Response): Promise<ServerError
 
 function unreachable(unitUrl: string, error: unknown): ServerError {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+  const reason = cause?.code ?? cause?.message ?? (error as { code?: string }).code ?? (error as Error).message;
   return new ServerError(0, undefined, `cannot reach the unit at ${unitUrl}: ${reason}`);
 }

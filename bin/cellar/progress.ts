@@ -6,8 +6,6 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** Sets the amount done, in the unit of `total` (bytes or percent). */
   update(done: number): void;
-  /** Moves the total, e.g. once a download learns its size. */
-  setTotal(total: number): void;
   /** Ends the display; `complete` draws 100% first. */
   stop(complete?: boolean): void;
 }
@@ -28,12 +26,11 @@ export function progressMode(options: { json?: boolean; quiet?: boolean }, strea
 }
 
 export function createProgress(mode: ProgressMode, options: ProgressOptions): Progress {
-  if (mode === 'none') return { update() {}, setTotal() {}, stop() {} };
+  if (mode === 'none') return { update() {}, stop() {} };
   const display = mode === 'bar' ? barProgress(options) : lineProgress(options, (line) => process.stderr.write(`${line}\n`));
   let stopped = false;
   return {
     update(done) { if (!stopped) display.update(done); },
-    setTotal(total) { if (!stopped) display.setTotal(total); },
     stop(complete) {
       if (stopped) return;
       stopped = true;
@@ -66,12 +63,11 @@ function barProgress(options: ProgressOptions): Progress {
     hideCursor: true,
     barsize: 30,
   }, cliProgress.Presets.shades_classic);
-  let total = options.total;
+  const { total } = options;
   const sizes = (done: number) => ({ done: formatBytes(done), size: formatBytes(total) });
   bar.start(total, options.start ?? 0, sizes(options.start ?? 0));
   return {
     update(done) { bar.update(done, sizes(done)); },
-    setTotal(next) { total = next; bar.setTotal(next); },
     stop(complete) {
       if (complete) bar.update(total, sizes(total));
       bar.stop();
@@ -81,7 +77,7 @@ function barProgress(options: ProgressOptions): Progress {
 
 /** Plain lines for logs and pipes; exported for its throttling rule. */
 export function lineProgress(options: ProgressOptions, write: (line: string) => void, now: () => number = Date.now): Progress {
-  let total = options.total;
+  const { total } = options;
   let done = options.start ?? 0;
   let lastPercent = -1;
   let lastAt = -Infinity;
@@ -99,7 +95,6 @@ export function lineProgress(options: ProgressOptions, write: (line: string) => 
   print(true);
   return {
     update(next) { done = next; print(false); },
-    setTotal(next) { total = next; },
     stop(complete) {
       if (complete) done = Math.max(done, total);
       print(true);

@@ -2,6 +2,9 @@
 // from disk, each through a Transform that counts bytes for the progress display. Nothing is
 // held in memory beyond the streams' own buffers.
 import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -24,8 +27,30 @@ export async function saveBody(response: Response, file: string, options: { appe
   await pipeline(body, countingStream(options.onBytes, options.start), createWriteStream(file, { flags: options.append ? 'a' : 'w' }));
 }
 
-/** A file as a web stream for `fetch`, counting what has been read. */
-export function uploadBody(file: string, onBytes: (total: number) => void): ReadableStream<Uint8Array> {
-  const counted = createReadStream(file).pipe(countingStream(onBytes));
-  return Readable.toWeb(counted) as unknown as ReadableStream<Uint8Array>;
+/**
+ * PUTs a file with node:http rather than fetch: undici's fetch keeps every chunk of a streamed
+ * request body in memory until the request ends (nodejs/undici#4058), which a multi-GB snapshot
+ * cannot afford. Here the file is piped into the socket with backpressure. The answer comes back
+ * as a web Response so callers treat it like any other.
+ */
+export async function putFile(url: string, headers: Record<string, string>, file: string, onBytes: (total: number) => void): Promise<Response> {
+  const target = new URL(url);
+  const send = target.protocol === 'https:' ? https.request : http.request;
+  const size = (await stat(file)).size;
+  const request = send(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) } });
+  const answered = new Promise<http.IncomingMessage>((resolve, reject) => {
+    request.once('response', resolve);
+    request.once('error', reject);
+  });
+  // The unit may answer (e.g. 409) before taking the whole body; the answer is what counts then.
+  void pipeline(createReadStream(file), countingStream(onBytes), request).catch(() => undefined);
+  const response = await answered;
+  const status = response.statusCode ?? 0;
+  const body = status === 204 || status === 304 ? null : (Readable.toWeb(response) as unknown as ReadableStream<Uint8Array>);
+  if (body === null) response.resume();
+  const responseHeaders = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (typeof value === 'string') responseHeaders.set(name, value);
+  }
+  return new Response(body, { status, statusText: response.statusMessage, headers: responseHeaders });
 }

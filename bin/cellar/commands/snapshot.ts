@@ -1,12 +1,12 @@
 // `cellar snapshot ls|get|put|rm`: the cell's snapshot area (`{CellURL}__snapshot/`), with
 // streamed transfers both ways and downloads that resume where a partial local file stops.
-import { stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../context.ts';
 import { ServerError, UsageError } from '../errors.ts';
 import { parseSnapshotListing } from '../multistatus.ts';
 import { createProgress, formatBytes } from '../progress.ts';
-import { saveBody, uploadBody } from '../transfer.ts';
+import { saveBody } from '../transfer.ts';
 
 export async function listSnapshots(context: Context, cell: string): Promise<void> {
   const response = await context.client.request('PROPFIND', context.client.snapshotUrl(cell), { headers: { depth: '1' }, expect: [207] });
@@ -18,19 +18,24 @@ export async function listSnapshots(context: Context, cell: string): Promise<voi
 
 export async function getSnapshot(context: Context, cell: string, file: string, out = file): Promise<void> {
   const url = context.client.snapshotUrl(cell, file);
+  const marker = new DownloadMarker(out);
   const local = await localSize(out);
   let resumeFrom = 0;
   const headers: Record<string, string> = {};
   if (local > 0) {
     const remote = await remoteFile(context, url);
-    if (local === remote.size) {
+    // The ETag the partial copy was started with, when this command started it; else trust it.
+    const startedWith = (await marker.read()) ?? remote.etag;
+    const sameVersion = startedWith === remote.etag;
+    if (local === remote.size && sameVersion) {
+      await marker.remove();
       context.result({ file, out, size: local, resumedFrom: local }, `${out} is already complete (${formatBytes(local)})`);
       return;
     }
-    if (local < remote.size && remote.etag) {
+    if (local < remote.size && startedWith) {
       resumeFrom = local;
       headers.range = `bytes=${local}-`;
-      headers['if-range'] = remote.etag;
+      headers['if-range'] = startedWith;
     }
   }
   const response = await context.client.request('GET', url, { headers, expect: [200, 206] });
@@ -41,6 +46,7 @@ export async function getSnapshot(context: Context, cell: string, file: string, 
   }
   const start = append ? resumeFrom : 0;
   const size = expectedSize(response, start);
+  await marker.write(response.headers.get('etag'));
   const progress = createProgress(context.progress, { label: `get ${file}`, total: size ?? 0, kind: 'bytes', start });
   try {
     await saveBody(response, out, { append, start, onBytes: (done) => progress.update(done) });
@@ -51,8 +57,35 @@ export async function getSnapshot(context: Context, cell: string, file: string, 
   if (size !== undefined && saved !== size) {
     throw new ServerError(0, undefined, `the download of ${file} stopped at ${saved} of ${size} bytes; run the same command again to resume`);
   }
+  await marker.remove();
   const how = append ? `, resumed at byte ${start}` : '';
   context.result({ file, out, size: saved, resumedFrom: start }, `saved ${file} to ${out} (${formatBytes(saved)}${how})`);
+}
+
+/**
+ * `.{out}.cellar-etag` next to a download while it is incomplete: the ETag of the version being
+ * downloaded, so that a resumed download never appends a newer version to an older one's start.
+ */
+class DownloadMarker {
+  readonly file: string;
+
+  constructor(out: string) {
+    this.file = path.join(path.dirname(out), `.${path.basename(out)}.cellar-etag`);
+  }
+
+  async read(): Promise<string | undefined> {
+    const text = await readFile(this.file, 'utf8').catch(() => undefined);
+    return text?.trim() || undefined;
+  }
+
+  async write(etag: string | null): Promise<void> {
+    if (etag) await writeFile(this.file, `${etag}\n`);
+    else await this.remove();
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.file, { force: true });
+  }
 }
 
 export async function putSnapshot(context: Context, cell: string, file: string, options: { as?: string }): Promise<void> {
@@ -62,9 +95,9 @@ export async function putSnapshot(context: Context, cell: string, file: string, 
   const progress = createProgress(context.progress, { label: `put ${name}`, total: size, kind: 'bytes' });
   let response: Response;
   try {
-    response = await context.client.request('PUT', context.client.snapshotUrl(cell, name), {
-      headers: { 'content-length': String(size), 'content-type': contentTypeFor(name) },
-      body: uploadBody(file, (done) => progress.update(done)),
+    response = await context.client.upload(context.client.snapshotUrl(cell, name), file, {
+      headers: { 'content-type': contentTypeFor(name) },
+      onBytes: (done) => progress.update(done),
       expect: [201, 204],
     });
   } finally {
