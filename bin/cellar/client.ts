@@ -55,7 +55,8 @@ export class UnitClient {
     try {
       response = await putFile(url, this.#headers(options.headers), file, options.onBytes);
     } catch (error) {
-      throw unreachable(this.unitUrl, error);
+      const readingFile = (error as NodeJS.ErrnoException).path === file;
+      throw readingFile ? new UsageError(`cannot read ${file}: ${(error as Error).message}`) : unreachable(this.unitUrl, error);
     }
     return checked(response, options.expect);
   }

@@ -38,12 +38,15 @@ export async function putFile(url: string, headers: Record<string, string>, file
   const send = target.protocol === 'https:' ? https.request : http.request;
   const size = (await stat(file)).size;
   const request = send(target, { method: 'PUT', headers: { ...headers, 'content-length': String(size) } });
+  // A failure to read the file is reported as such, not as a network error.
+  let readError: Error | undefined;
+  const source = createReadStream(file).once('error', (error) => { readError = error; });
   const answered = new Promise<http.IncomingMessage>((resolve, reject) => {
     request.once('response', resolve);
-    request.once('error', reject);
+    request.once('error', (error) => reject(readError ?? error));
   });
   // The unit may answer (e.g. 409) before taking the whole body; the answer is what counts then.
-  void pipeline(createReadStream(file), countingStream(onBytes), request).catch(() => undefined);
+  void pipeline(source, countingStream(onBytes), request).catch(() => undefined);
   const response = await answered;
   const status = response.statusCode ?? 0;
   const body = status === 204 || status === 304 ? null : (Readable.toWeb(response) as unknown as ReadableStream<Uint8Array>);

@@ -48,14 +48,18 @@ export async function getSnapshot(context: Context, cell: string, file: string, 
   const size = expectedSize(response, start);
   await marker.write(response.headers.get('etag'));
   const progress = createProgress(context.progress, { label: `get ${file}`, total: size ?? 0, kind: 'bytes', start });
+  let interrupted: string | undefined;
   try {
     await saveBody(response, out, { append, start, onBytes: (done) => progress.update(done) });
+  } catch (error) {
+    interrupted = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
   } finally {
     progress.stop();
   }
   const saved = await localSize(out);
-  if (size !== undefined && saved !== size) {
-    throw new ServerError(0, undefined, `the download of ${file} stopped at ${saved} of ${size} bytes; run the same command again to resume`);
+  if (interrupted !== undefined || (size !== undefined && saved !== size)) {
+    const why = interrupted ? ` (${interrupted})` : '';
+    throw new ServerError(0, undefined, `the download of ${file} stopped at byte ${saved} of ${size ?? 'unknown'}${why}; run the same command again to resume`);
   }
   await marker.remove();
   const how = append ? `, resumed at byte ${start}` : '';
