@@ -1,5 +1,7 @@
 // Runs the real `bin/cellar.js` as a child process against a listening test unit.
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { masterToken, startUnit, type TestUnit } from './unit.ts';
@@ -39,4 +41,23 @@ export function cellar(unit: Pick<TestUnit, 'url'>, args: string[], options: Cli
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+export interface Workspace {
+  unit: TestUnit;
+  /** A temporary folder, the working directory of `run`. */
+  dir: string;
+  run(args: string[]): Promise<CliResult>;
+}
+
+/** A listening unit holding cell1 and a temporary working folder, both removed after the test. */
+export async function workspace(t: { teardown(fn: () => Promise<void>): void }): Promise<Workspace> {
+  const unit = await listeningUnit();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-cli-'));
+  t.teardown(async () => {
+    await unit.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await unit.createCell('cell1');
+  return { unit, dir, run: (args) => cellar(unit, args, { cwd: dir }) };
 }
