@@ -17,6 +17,8 @@ import { cellsPlugin } from '../plugins/cells/index.ts';
 import { boxesPlugin } from '../plugins/boxes/index.ts';
 import { cellRootPlugin } from '../plugins/cell-root/index.ts';
 import { boxDavPlugin } from '../plugins/box-dav/index.ts';
+import { exportPlugin } from '../plugins/export/index.ts';
+import { statusPlugin } from '../plugins/status/index.ts';
 
 export interface Unit {
   config: Config;
@@ -105,6 +107,6 @@ export async function createServer(config: Config, options: CreateServerOptions 
     await jobs.stop();
   });
 
-  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, boxDavPlugin]);
+  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, boxDavPlugin, exportPlugin, statusPlugin]);
   return server;
 }

@@ -1,0 +1,31 @@
+// An export's progress, weighted by bytes so that one large file moves it smoothly; each entry
+// also weighs a little, so a cell of many empty files still advances. It stops at 99% until the
+// zip has been renamed into place; the service reports 100% then.
+export const entryWeight = 512;
+
+export class ExportProgress {
+  readonly #total: number;
+  #done = 0;
+  #lastPercent = -1;
+
+  constructor(totalBytes: number, totalEntries: number, private readonly report: (percent: number) => void) {
+    this.#total = Math.max(1, totalBytes + totalEntries * entryWeight);
+  }
+
+  readonly addBytes = (bytes: number): void => {
+    this.#done += bytes;
+    this.#publish();
+  };
+
+  addEntry(): void {
+    this.#done += entryWeight;
+    this.#publish();
+  }
+
+  #publish(): void {
+    const percent = Math.min(99, Math.floor((this.#done * 100) / this.#total));
+    if (percent <= this.#lastPercent) return;
+    this.#lastPercent = percent;
+    this.report(percent);
+  }
+}

@@ -1,0 +1,185 @@
+// Writes a snapshot zip to a file with archiver, one entry at a time: each entry is appended only
+// after the previous one is in the archive, so at most one source file is open and memory stays
+// flat whatever the cell's size (archiver's pipe to the file carries the backpressure). Every file
+// entry is hashed while it streams through, so no file is read twice for 00_checksums.json.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { deflateRaw } from 'node:zlib';
+import { ZipArchive } from 'archiver';
+import type { SnapshotChecksums } from '../../core/export-format.ts';
+
+const deflateRawAsync = promisify(deflateRaw);
+
+/** How much of a file is test-compressed to decide between deflate and store. */
+export const probeBytes = 64 * 1024;
+/** A first block that deflates to more than this share of its size is stored, not deflated. */
+export const incompressibleRatio = 0.97;
+/** Past this, offsets and sizes need ZIP64 records (the 32-bit fields top out at 0xFFFFFFFF). */
+export const zip64Threshold = 0xffffffff;
+
+export interface ZipWriterOptions {
+  /** zlib level for deflated entries. */
+  level: number;
+  /** ZIP64 end records from the start, for archives that may pass 4 GiB. */
+  forceZip64: boolean;
+  /** Date stamped on every entry. */
+  date: Date;
+  /** Called with the number of source bytes each time a chunk has gone into the archive. */
+  onBytes?: (bytes: number) => void;
+  /** Stops the current entry and fails the archive. */
+  signal?: AbortSignal;
+}
+
+/** A file's size changed between the walk and the read: the cell was not what was measured. */
+export class SizeChangedError extends Error {}
+
+/** Counts and hashes what flows through, reporting each chunk. */
+class HashingPassThrough extends Transform {
+  readonly #hash = createHash('sha256');
+  size = 0;
+
+  constructor(private readonly onBytes?: (bytes: number) => void) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+    this.#hash.update(chunk);
+    this.size += chunk.length;
+    this.onBytes?.(chunk.length);
+    callback(null, chunk);
+  }
+
+  digest(): string {
+    return this.#hash.digest('hex');
+  }
+}
+
+/** Whether a file whose first block is `head` is worth deflating at `level`. */
+export async function isCompressible(head: Buffer, level: number): Promise<boolean> {
+  if (head.length === 0) return false;
+  const deflated = await deflateRawAsync(head, { level });
+  return deflated.length <= head.length * incompressibleRatio;
+}
+
+export class SnapshotZipWriter {
+  readonly #archive: ZipArchive;
+  readonly #written: Promise<void>;
+  readonly #checksums: SnapshotChecksums = {};
+  #failure: Error | undefined;
+  #failed: Promise<never>;
+  #fail!: (error: Error) => void;
+
+  constructor(readonly file: string, private readonly options: ZipWriterOptions) {
+    this.#archive = new ZipArchive({ zlib: { level: options.level, chunkSize: 128 * 1024 }, forceZip64: options.forceZip64 });
+    this.#failed = new Promise<never>((_resolve, reject) => {
+      this.#fail = (error) => {
+        this.#failure ??= error;
+        reject(this.#failure);
+      };
+    });
+    this.#failed.catch(() => {});
+    this.#archive.on('error', (error: Error) => this.#fail(error));
+    this.#archive.on('warning', (error: Error) => this.#fail(error));
+    this.#written = pipeline(this.#archive, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+    this.#written.catch((error: Error) => this.#fail(error));
+    options.signal?.addEventListener('abort', () => this.#fail(abortReason(options.signal!)), { once: true });
+  }
+
+  get checksums(): Readonly<SnapshotChecksums> {
+    return this.#checksums;
+  }
+
+  async addDirectory(name: string): Promise<void> {
+    await this.#append(Buffer.alloc(0), { name: name.endsWith('/') ? name : `${name}/`, type: 'directory', date: this.options.date });
+  }
+
+  /** A small entry built in memory (manifest, OData files, `.pmeta`-sized things). */
+  async addBuffer(name: string, content: Buffer | string): Promise<void> {
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    this.#checksums[name] = { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    await this.#append(bytes, { name, date: this.options.date, store: bytes.length < 64 });
+    this.options.onBytes?.(bytes.length);
+  }
+
+  /** Streams a file into the archive; its size must still be `expectedSize` when it has been read. */
+  async addFile(name: string, filePath: string, expectedSize: number): Promise<void> {
+    this.#throwIfFailed();
+    let handle: FileHandle | undefined = await open(filePath, 'r');
+    try {
+      const head = Buffer.alloc(Math.min(probeBytes, Math.max(expectedSize, 1)));
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      if (bytesRead === 0) {
+        await handle.close();
+        handle = undefined;
+        if (expectedSize !== 0) throw new SizeChangedError(`${name} shrank while it was exported`);
+        await this.addBuffer(name, Buffer.alloc(0));
+        return;
+      }
+      const store = !(await isCompressible(head.subarray(0, bytesRead), this.options.level));
+      const source: Readable = handle.createReadStream({ start: 0, highWaterMark: 1024 * 1024, autoClose: true });
+      handle = undefined;
+      const hashing = new HashingPassThrough(this.options.onBytes);
+      const feeding = pipeline(source, hashing).catch((error: Error) => this.#fail(error));
+      await this.#append(hashing, { name, date: this.options.date, store });
+      await feeding;
+      if (hashing.size !== expectedSize) throw new SizeChangedError(`${name} changed size while it was exported`);
+      this.#checksums[name] = { size: hashing.size, sha256: hashing.digest() };
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  /**
+   * Writes 00_checksums.json and the central directory, and waits until the file holds them.
+   * 00_checksums.json is the last entry rather than the second, as the spec lists it: its content is
+   * known only once every file has streamed through, and zip readers find entries through the
+   * central directory, so the order of entries in the file does not matter to them.
+   */
+  async finish(checksumsName: string): Promise<void> {
+    const text = JSON.stringify(this.#checksums);
+    await this.addBuffer(checksumsName, text);
+    delete this.#checksums[checksumsName];
+    this.#throwIfFailed();
+    await Promise.race([this.#archive.finalize(), this.#failed]);
+    await Promise.race([this.#written, this.#failed]);
+  }
+
+  /** Stops writing; the caller removes the file. Resolves once the output file is closed. */
+  async abort(error: Error): Promise<void> {
+    this.#fail(error);
+    this.#archive.abort();
+    this.#archive.destroy(error);
+    await this.#written.catch(() => {});
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure) throw this.#failure;
+  }
+
+  /**
+   * Appends one entry and resolves when archiver has put all of it into the archive. Entries go
+   * in one at a time, so the next 'entry' event is this entry's.
+   */
+  async #append(source: Buffer | Readable, data: { name: string; date: Date; store?: boolean; type?: 'directory' }): Promise<void> {
+    this.#throwIfFailed();
+    let onEntry!: () => void;
+    const appended = new Promise<void>((resolve) => {
+      onEntry = resolve;
+      this.#archive.once('entry', onEntry);
+    });
+    try {
+      this.#archive.append(source, data);
+      await Promise.race([appended, this.#failed]);
+    } finally {
+      this.#archive.off('entry', onEntry);
+    }
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('the export was aborted');
+}
