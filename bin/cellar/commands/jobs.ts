@@ -29,8 +29,8 @@ export async function exportCell(context: Context, cell: string, options: { name
     return;
   }
   await followJob(context, url, { label: `export ${cell}`, running: 'exportation in progress' });
-  const zip = await context.client.request('HEAD', context.client.snapshotUrl(cell, `${name}.zip`), { expect: 'any' });
-  if (zip.ok) {
+  const zip = await context.client.request('HEAD', context.client.snapshotUrl(cell, `${name}.zip`), { expect: [200, 404] });
+  if (zip.status === 200) {
     const size = Number(zip.headers.get('content-length') ?? 0);
     context.result({ cell, name, status: 'done', file: `${name}.zip`, size }, `export ${name} of ${cell} done: ${name}.zip is in its snapshot area`);
     return;
@@ -79,9 +79,9 @@ async function followJob(context: Context, url: string, job: { label: string; ru
 
 /** What `{name}.error` says, or an error of our own when the export left neither file. */
 async function exportError(context: Context, cell: string, name: string): Promise<PersoniumErrorBody> {
-  const response = await context.client.request('GET', context.client.snapshotUrl(cell, `${name}.error`), { expect: 'any' });
-  const body: unknown = response.ok ? await response.json().catch(() => undefined) : await response.body?.cancel();
+  const response = await context.client.request('GET', context.client.snapshotUrl(cell, `${name}.error`), { expect: [200, 404] });
+  const body: unknown = response.status === 200 ? await response.json().catch(() => undefined) : await response.body?.cancel();
   if (isPersoniumErrorBody(body)) return body;
-  if (response.ok) return { code: 'unknown', message: { lang: 'en', value: `${name}.error is not a Personium error body` } };
+  if (response.status === 200) return { code: 'unknown', message: { lang: 'en', value: `${name}.error is not a Personium error body` } };
   throw new ServerError(0, undefined, `export ${name} of ${cell} ended, but its snapshot area holds neither ${name}.zip nor ${name}.error`);
 }
