@@ -1,0 +1,171 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { errorBody } from '../core/errors.ts';
+import { failureBody } from '../plugins/export/export-service.ts';
+import { SnapshotZipWriter } from '../plugins/export/zip-writer.ts';
+import { CellLayout } from './helpers/cell-layout.ts';
+import { areaDirOf, areaFiles, exportStatus, holdExportAt, postExport, untilReady } from './helpers/export.ts';
+import { startUnit, type TestUnit } from './helpers/unit.ts';
+import { readZip } from './helpers/zip.ts';
+
+const run = promisify(execFile);
+
+async function unitWithCell(t: { teardown(fn: () => Promise<void>): void }, overrides = {}) {
+  const unit = await startUnit(overrides);
+  t.teardown(() => unit.stop());
+  await unit.createCell('cell1');
+  return unit;
+}
+
+async function snapshotFile(unit: TestUnit, name: string) {
+  const { snapshots, store } = unit.server.app.unit;
+  return snapshots.of(store.findCell('cell1')!.id).stat(name);
+}
+
+/** The parsed content of a file in cell1's snapshot area. */
+async function errorFile(unit: TestUnit, name: string) {
+  return JSON.parse(await readFile(path.join(areaDirOf(unit, 'cell1'), name), 'utf8'));
+}
+
+test('a file vanishing during the export leaves {Name}.error as application/json, no .zip and no temporary', async (t) => {
+  const unit = await unitWithCell(t);
+  const layout = new CellLayout(unit, 'cell1');
+  await layout.file('__/a.txt', 'soon gone');
+  const dir = await layout.resourceDir('__/a.txt');
+  exporterHook(unit, async (entry) => {
+    if (entry === '20_webdav/__/a.txt/content') await rm(path.join(dir, 'content'));
+  });
+  t.is((await postExport(unit, 'cell1', { Name: 'snap1' })).statusCode, 202);
+  await untilReady(unit, 'cell1');
+  t.deepEqual((await areaFiles(unit, 'cell1')).filter((name) => !name.startsWith('.meta')), ['snap1.error']);
+  t.is((await snapshotFile(unit, 'snap1.error'))!.contentType, 'application/json');
+  t.deepEqual(await errorFile(unit, 'snap1.error'), errorBody('PR500-CM-0002', ['cell export: a file vanished at 20_webdav/__/a.txt/content']));
+  t.is((await unit.as({ method: 'POST', url: '/cell1/__ctl/Box', payload: { Name: 'box1' } })).statusCode, 201);
+});
+
+test('a successful export under the same name replaces the earlier .error with the .zip', async (t) => {
+  const unit = await unitWithCell(t);
+  exporterHook(unit, async (entry) => {
+    if (entry === '10_odata/00_cell.json') throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  });
+  await postExport(unit, 'cell1', { Name: 'snap1' });
+  await untilReady(unit, 'cell1');
+  t.deepEqual(await errorFile(unit, 'snap1.error'), errorBody('PR500-CM-0002', ['cell export: EIO at 10_odata/00_cell.json']));
+  exporterHook(unit, undefined);
+  await postExport(unit, 'cell1', { Name: 'snap1' });
+  await untilReady(unit, 'cell1');
+  t.deepEqual((await areaFiles(unit, 'cell1')).filter((name) => !name.startsWith('.meta')), ['snap1.zip']);
+});
+
+test('stopping the server mid-export ends it with PR503-SV-0002 in .error, no .zip and no temporary', async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-export-stop-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const unit = await startUnit({}, { dataDir });
+  await unit.createCell('cell1');
+  const hold = holdExportAt(unit, (entry) => entry.startsWith('20_webdav/'));
+  await postExport(unit, 'cell1', { Name: 'snap1' });
+  await hold.reached;
+  t.true((await areaFiles(unit, 'cell1')).some((name) => name.startsWith('.tmp-')));
+  await unit.stop();
+  const restarted = await startUnit({}, { dataDir });
+  t.teardown(() => restarted.stop());
+  t.deepEqual((await areaFiles(restarted, 'cell1')).filter((name) => !name.startsWith('.meta')), ['snap1.error']);
+  t.deepEqual(await errorFile(restarted, 'snap1.error'), errorBody('PR503-SV-0002'));
+  t.deepEqual(await exportStatus(restarted, 'cell1'), { status: 'ready' });
+});
+
+test('after a crash mid-export, the restart ends the export: .error written, temporaries removed, cell ready', async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-export-crash-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const crashed = await startUnit({}, { dataDir });
+  await crashed.createCell('cell1');
+  // What a crash leaves: the job record on disk and a half-written temporary zip, no job running.
+  const { status, store, snapshots } = crashed.server.app.unit;
+  const area = snapshots.of(store.findCell('cell1')!.id);
+  await status.accept(store.findCell('cell1')!.id, 'export', 'snap1');
+  await area.ensure();
+  await writeFile(area.tempPath('export-snap1'), 'PK\u0003\u0004 half a zip');
+  await crashed.stop();
+  const restarted = await startUnit({}, { dataDir });
+  t.teardown(() => restarted.stop());
+  t.deepEqual((await areaFiles(restarted, 'cell1')).filter((name) => !name.startsWith('.meta')), ['snap1.error']);
+  t.deepEqual(await errorFile(restarted, 'snap1.error'), errorBody('PR500-CM-0002', ['cell export (the server stopped while the export was running)']));
+  t.deepEqual(await exportStatus(restarted, 'cell1'), { status: 'ready' });
+  t.is((await postExport(restarted, 'cell1', { Name: 'snap2' })).statusCode, 202);
+  await untilReady(restarted, 'cell1');
+});
+
+test('an export waiting for a free job slot shows 0% until it starts, then runs', async (t) => {
+  const unit = await unitWithCell(t, { jobs: { concurrency: 1 } });
+  await unit.createCell('cell2');
+  await new CellLayout(unit, 'cell2').file('__/big.bin', randomBytes(256 * 1024));
+  const hold = holdExportAt(unit, (entry) => entry.startsWith('20_webdav/'));
+  await postExport(unit, 'cell1', { Name: 'first' });
+  await hold.reached;
+  t.is((await postExport(unit, 'cell2', { Name: 'second' })).statusCode, 202);
+  t.like(await exportStatus(unit, 'cell2'), { status: 'exportation in progress', progress: '0%', exportation_name: 'second' });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.like(await exportStatus(unit, 'cell2'), { progress: '0%' });
+  hold.release();
+  await untilReady(unit, 'cell1');
+  await untilReady(unit, 'cell2');
+  t.truthy(await snapshotFile(unit, 'first.zip'));
+  const { snapshots, store } = unit.server.app.unit;
+  t.truthy(await snapshots.of(store.findCell('cell2')!.id).stat('second.zip'));
+});
+
+test('progress is weighted by bytes: it climbs through one large file, never goes down and ends at 100%', async (t) => {
+  const unit = await unitWithCell(t);
+  await new CellLayout(unit, 'cell1').file('__/large.bin', randomBytes(12 * 1024 * 1024));
+  const { status } = unit.server.app.unit;
+  const reported: number[] = [];
+  const original = status.reportProgress.bind(status);
+  status.reportProgress = (cellId, percent) => {
+    original(cellId, percent);
+    reported.push(status.progressOf(cellId));
+  };
+  const polled: number[] = [];
+  await postExport(unit, 'cell1', { Name: 'snap1' });
+  let current = await exportStatus(unit, 'cell1');
+  while (current.status !== 'ready') {
+    polled.push(Number.parseInt(current.progress!, 10));
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    current = await exportStatus(unit, 'cell1');
+  }
+  t.is(reported.at(-1), 100);
+  t.true(reported.filter((percent) => percent > 5 && percent < 95).length >= 5, `steps: ${reported.join(' ')}`);
+  for (const series of [reported, polled]) for (let i = 1; i < series.length; i += 1) t.true(series[i]! >= series[i - 1]!);
+});
+
+test('.error bodies name the cause without file system paths: no space → PR507-DV-0001', (t) => {
+  const running = new AbortController().signal;
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write /data/snapshots/x/.tmp'), { code: 'ENOSPC' });
+  t.deepEqual(failureBody(enospc, '20_webdav/__/a/content', running), errorBody('PR507-DV-0001'));
+  const stopped = new AbortController();
+  stopped.abort(new Error('the server is stopping'));
+  t.deepEqual(failureBody(new Error('aborted'), undefined, stopped.signal), errorBody('PR503-SV-0002'));
+  t.deepEqual(failureBody(new TypeError('x is undefined'), undefined, running), errorBody('PR500-SV-0000'));
+});
+
+test('an archive written with ZIP64 records (as for cells past 4 GiB) is accepted by unzip -t and yauzl', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-zip64-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const source = path.join(dir, 'source.bin');
+  await writeFile(source, randomBytes(100_000));
+  const writer = new SnapshotZipWriter(path.join(dir, 'out.zip'), { level: 1, forceZip64: true, date: new Date() });
+  await writer.addDirectory('20_webdav/');
+  await writer.addFile('20_webdav/source.bin', source, 100_000);
+  await writer.finish('00_checksums.json');
+  const { stdout } = await run('unzip', ['-t', path.join(dir, 'out.zip')]);
+  t.regex(stdout, /No errors detected/);
+  t.is((await readZip(path.join(dir, 'out.zip'))).get('20_webdav/source.bin')!.data.length, 100_000);
+});
+
+function exporterHook(unit: TestUnit, hook: ((entry: string) => Promise<void>) | undefined) {
+  unit.server.plugins.export.exporter.beforeEntry = hook;
+}
