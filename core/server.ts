@@ -17,6 +17,8 @@ import { cellsPlugin } from '../plugins/cells/index.ts';
 import { boxesPlugin } from '../plugins/boxes/index.ts';
 import { cellRootPlugin } from '../plugins/cell-root/index.ts';
 import { boxDavPlugin } from '../plugins/box-dav/index.ts';
+import { snapshotAreaPlugin } from '../snapshot-area/routes.ts';
+import { snapshotPropfindPlugin } from '../plugins/snapshot-propfind/index.ts';
 import { exportPlugin } from '../plugins/export/index.ts';
 import { statusPlugin } from '../plugins/status/index.ts';
 
@@ -107,6 +109,6 @@ export async function createServer(config: Config, options: CreateServerOptions 
     await jobs.stop();
   });
 
-  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, boxDavPlugin, exportPlugin, statusPlugin]);
+  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, boxDavPlugin, snapshotAreaPlugin, snapshotPropfindPlugin, exportPlugin, statusPlugin]);
   return server;
 }

@@ -11,6 +11,7 @@ import { v2 as webdav } from 'webdav-server';
 import { confine } from '../../core/confine.ts';
 import { newId, newPmeta, type Pmeta } from '../../core/cell-content.ts';
 import { writeFileDurably } from '../../core/json-file.ts';
+import { KeyedQueue } from '../../core/keyed-queue.ts';
 
 type Path = webdav.Path;
 type Callback<T> = (error: Error, value?: T) => void;
@@ -40,22 +41,6 @@ function fail<T>(callback: Callback<T>, error: unknown): void {
 /** Runs `work` and hands its result to a webdav-server callback. */
 function settle<T>(work: Promise<T>, callback: Callback<T>): void {
   work.then((value) => callback(noError, value), (error: unknown) => fail(callback, error));
-}
-
-/** One `.pmeta` read-modify-write at a time per resource. */
-class KeyedQueue {
-  readonly #tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => {});
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    return next;
-  }
 }
 
 class PmetaPropertyManager implements webdav.IPropertyManager {
@@ -93,6 +78,7 @@ class NoSerializer implements webdav.FileSystemSerializer {
 
 export class PmetaFileSystem extends webdav.FileSystem {
   readonly #cache = new Map<string, Pmeta>();
+  /** One `.pmeta` read-modify-write at a time per resource. */
   readonly #queue = new KeyedQueue();
   readonly #locks = new Map<string, webdav.LocalLockManager>();
 

@@ -1,0 +1,85 @@
+// PROPFIND on `{CellURL}__snapshot` and `__snapshot/{file}`, answered by Cellar's own code
+// (webdav-server builds the whole XML in memory with ~6 stats per entry and holds the event loop
+// for seconds on big folders). One directory read, one stat per entry in bounded batches, and the
+// multistatus streamed out chunk by chunk, so other requests keep being served meanwhile.
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import { cellOf, cellRoute } from '../../core/cell-access.ts';
+import { parseDepth, parsePropfind, readSmallBody, type PropfindRequest } from '../../core/dav-xml.ts';
+import { personiumError } from '../../core/errors.ts';
+import { cellarVersion } from '../../core/version.ts';
+import { areaOf, fileUrl, snapshotFileName } from '../../snapshot-area/routes.ts';
+import type { SnapshotArea, SnapshotEntry } from '../../snapshot-area/storage.ts';
+import { closing, opening, rootResponse, fileResponse } from './multistatus.ts';
+
+const statBatch = 256;
+
+async function* fileResponses(area: SnapshotArea, names: string[], baseHref: string, wanted: PropfindRequest): AsyncGenerator<string> {
+  const types = await area.contentTypes();
+  for (let i = 0; i < names.length; i += statBatch) {
+    const batch = names.slice(i, i + statBatch);
+    const stats = await Promise.all(batch.map((name) => stat(area.filePath(name)).catch(() => undefined)));
+    let chunk = '';
+    batch.forEach((name, index) => {
+      const stats_ = stats[index];
+      // A file deleted between the directory read and its stat is simply not listed.
+      if (stats_?.isFile()) chunk += fileResponse(`${baseHref}${encodeURIComponent(name)}`, area.entryFrom(name, stats_, types), wanted);
+    });
+    yield chunk;
+  }
+}
+
+async function readRequest(request: Request): Promise<{ depth: 0 | 1; wanted: PropfindRequest }> {
+  const depth = parseDepth(request.headers.depth as string | undefined);
+  const wanted = parsePropfind(await readSmallBody(request.payload as NodeJS.ReadableStream | undefined));
+  return { depth, wanted };
+}
+
+function multistatus(h: ResponseToolkit, parts: AsyncIterable<string> | Iterable<string>) {
+  const body = Readable.from((async function* () {
+    yield opening;
+    for await (const part of parts) yield part;
+    yield closing;
+  })(), { objectMode: false });
+  return h.response(body).code(207).type('application/xml; charset=utf-8');
+}
+
+async function propfindArea(request: Request, h: ResponseToolkit) {
+  const { depth, wanted } = await readRequest(request);
+  const cell = cellOf(request);
+  const area = areaOf(request);
+  const baseHref = `${request.server.app.unit.cellUrl(cell.name)}__snapshot/`;
+  const folder = await stat(area.dir).catch(() => undefined);
+  const root = rootResponse(baseHref, { createdMs: cell.createdAt, modifiedMs: folder?.mtimeMs ?? cell.updatedAt, cellStatus: cell.status }, wanted);
+  if (depth === 0) return multistatus(h, [root]);
+  const names = await area.names();
+  return multistatus(h, (async function* () {
+    yield root;
+    yield* fileResponses(area, names, baseHref, wanted);
+  })());
+}
+
+async function propfindFile(request: Request, h: ResponseToolkit) {
+  const name = snapshotFileName(request);
+  const { wanted } = await readRequest(request);
+  const entry: SnapshotEntry | undefined = await areaOf(request).stat(name);
+  if (!entry) throw personiumError('PR404-DV-0001', fileUrl(request, name));
+  return multistatus(h, [fileResponse(fileUrl(request, name), entry, wanted)]);
+}
+
+const payload = { output: 'stream', parse: false, maxBytes: 1024 * 1024 } as const;
+
+export const snapshotPropfindPlugin: Plugin<void> = {
+  name: 'snapshot-propfind',
+  version: cellarVersion,
+  dependencies: ['snapshot-area'],
+  register(server) {
+    const options = { payload, ...cellRoute({ access: 'read', privilege: 'root' }) };
+    server.route([
+      { method: 'PROPFIND', path: '/{cell}/__snapshot', options, handler: propfindArea },
+      { method: 'PROPFIND', path: '/{cell}/__snapshot/', options, handler: propfindArea },
+      { method: 'PROPFIND', path: '/{cell}/__snapshot/{file}', options, handler: propfindFile },
+    ]);
+  },
+};

@@ -1,0 +1,217 @@
+// GET, HEAD, PUT, DELETE and OPTIONS on `{CellURL}__snapshot/{file}` (spec §6).
+//
+// These are Cellar's own handlers, not webdav-server's: the library truncates the target before a
+// PUT body arrives and never cleans up after an aborted upload (a lost snapshot), answers bare
+// statuses where Personium has coded errors, has no If-Match 412 for PUT/DELETE nor a file-count
+// limit, and cannot tell a finished file from one still being written. The area is a flat folder,
+// so a few small handlers cover it; PROPFIND is plugins/snapshot-propfind.
+import { open, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi';
+import { param } from '../core/auth.ts';
+import { cellOf, cellRoute } from '../core/cell-access.ts';
+import { personiumError } from '../core/errors.ts';
+import { cellarVersion } from '../core/version.ts';
+import { KeyedQueue } from '../core/keyed-queue.ts';
+import { defaultContentType, etagFor, isValidSnapshotName, type SnapshotArea, type SnapshotEntry } from './storage.ts';
+import { parseRange } from './range.ts';
+
+export const fileAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND';
+export const areaAllow = 'OPTIONS, PROPFIND';
+
+/** The file name of the request, refused (400 PR400-DV-0008) unless it is one plain segment. */
+export function snapshotFileName(request: Request): string {
+  const name = param(request, 'file');
+  if (!isValidSnapshotName(name)) throw personiumError('PR400-DV-0008', name.replace(/[\0-\x1f]/g, '?'));
+  return name;
+}
+
+export function fileUrl(request: Request, name: string): string {
+  return `${request.server.app.unit.cellUrl(cellOf(request).name)}__snapshot/${encodeURIComponent(name)}`;
+}
+
+export function areaOf(request: Request): SnapshotArea {
+  return request.server.app.unit.snapshots.of(cellOf(request).id);
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').map((value) => value.trim().replace(/^W\//, '')).some((value) => value === '*' || value === etag);
+}
+
+/** `If-Match`: absent passes; otherwise the file must exist and match (or `*`), else 412. */
+function checkIfMatch(request: Request, entry: SnapshotEntry | undefined): void {
+  const header = request.headers['if-match'] as string | undefined;
+  if (header === undefined) return;
+  if (!entry || !etagMatches(header, entry.etag)) throw personiumError('PR412-DV-0001');
+}
+
+async function getFile(request: Request, h: ResponseToolkit) {
+  const name = snapshotFileName(request);
+  const area = areaOf(request);
+  let handle;
+  try {
+    handle = await open(area.filePath(name), 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'EISDIR') {
+      throw personiumError('PR404-DV-0001', fileUrl(request, name));
+    }
+    throw error;
+  }
+  try {
+    const stats = await handle.stat();
+    const etag = etagFor(stats);
+    const types = await area.contentTypes();
+    const common = (response: ReturnType<ResponseToolkit['response']>) => response
+      .header('ETag', etag)
+      .header('Accept-Ranges', 'bytes')
+      .header('Last-Modified', stats.mtime.toUTCString());
+    if (etagMatches(request.headers['if-none-match'] as string | undefined, etag)) {
+      await handle.close();
+      return common(h.response().code(304));
+    }
+    const ifRange = request.headers['if-range'] as string | undefined;
+    const rangeHeader = ifRange && ifRange.replace(/^W\//, '') !== etag ? undefined : (request.headers.range as string | undefined);
+    const range = parseRange(rangeHeader, stats.size);
+    if (range === 'unsatisfiable') {
+      await handle.close();
+      const error = personiumError('PR416-DV-0001');
+      error.output.headers['Content-Range'] = `bytes */${stats.size}`;
+      throw error;
+    }
+    const { start, end } = range ?? { start: 0, end: stats.size - 1 };
+    const length = stats.size === 0 ? 0 : end - start + 1;
+    const stream = handle.createReadStream({ start, end: Math.max(end, start), autoClose: true });
+    if (length === 0) {
+      stream.destroy();
+    }
+    const response = common(h.response(length === 0 ? '' : stream))
+      .type(types[name] ?? defaultContentType(name))
+      .bytes(length)
+      .code(range ? 206 : 200);
+    if (range) response.header('Content-Range', `bytes ${start}-${end}/${stats.size}`);
+    return response;
+  } catch (error) {
+    await handle.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Counts the bytes of an upload and stops it past the limit (for bodies without Content-Length). */
+function byteCounter(limit: number): Transform & { bytes: number } {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      counter.bytes += chunk.length;
+      if (counter.bytes > limit) return done(personiumError('PR413-DV-0001', limit));
+      done(null, chunk);
+    },
+  }) as Transform & { bytes: number };
+  counter.bytes = 0;
+  return counter;
+}
+
+const writes = new KeyedQueue();
+
+async function putFile(request: Request, h: ResponseToolkit) {
+  const name = snapshotFileName(request);
+  const area = areaOf(request);
+  const { config } = request.server.app.unit;
+  const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
+  if (!(await area.exists(name))) {
+    if ((await area.count()) >= config.snapshot.maxFiles) throw personiumError('PR400-DV-0007');
+  }
+  checkIfMatch(request, await area.stat(name));
+  await area.ensure();
+  const temp = area.tempPath(name);
+  const counter = byteCounter(config.snapshot.maxFileBytes);
+  try {
+    await pipeline(request.payload as NodeJS.ReadableStream, counter, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
+    if (declared !== undefined && counter.bytes !== declared) throw personiumError('PR400-DV-0009');
+    const contentType = (request.headers['content-type'] as string | undefined)?.trim() || defaultContentType(name);
+    // The check and the rename are one step per name, so concurrent PUTs never interleave.
+    const created = await writes.run(`${area.dir}/${name}`, async () => {
+      const existing = await area.stat(name);
+      checkIfMatch(request, existing);
+      await area.commit(temp, name, contentType);
+      return existing === undefined;
+    });
+    const entry = await area.stat(name);
+    return h.response().code(created ? 201 : 204).header('ETag', entry!.etag);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    if (request.raw.req.destroyed && !request.raw.req.complete) request.logger.warn({ file: name }, 'snapshot upload aborted; previous file kept');
+    throw error;
+  }
+}
+
+async function deleteFile(request: Request, h: ResponseToolkit) {
+  const name = snapshotFileName(request);
+  const area = areaOf(request);
+  await writes.run(`${area.dir}/${name}`, async () => {
+    const entry = await area.stat(name);
+    if (!entry) throw personiumError('PR404-DV-0001', fileUrl(request, name));
+    checkIfMatch(request, entry);
+    await area.remove(name);
+  });
+  return h.response().code(204);
+}
+
+async function fileOptions(request: Request, h: ResponseToolkit) {
+  const name = snapshotFileName(request);
+  if (!(await areaOf(request).exists(name))) throw personiumError('PR404-DV-0001', fileUrl(request, name));
+  return h.response().code(200).header('Allow', fileAllow);
+}
+
+function methodNotAllowed(allow: string) {
+  return (): never => {
+    const error = personiumError('PR405-MC-0001');
+    error.output.headers.Allow = allow;
+    throw error;
+  };
+}
+
+export const snapshotAreaPlugin: Plugin<void> = {
+  name: 'snapshot-area',
+  version: cellarVersion,
+  register(server) {
+    const { config } = server.app.unit;
+    const read = cellRoute({ access: 'read', privilege: 'root' });
+    const write = cellRoute({ access: 'write', privilege: 'root' });
+    const upload: RouteOptions = {
+      ...write,
+      payload: { output: 'stream', parse: false, maxBytes: config.snapshot.maxFileBytes, timeout: false },
+      timeout: { socket: false },
+    };
+    const file = '/{cell}/__snapshot/{file}';
+    server.route([
+      { method: 'GET', path: file, options: { ...read, timeout: { socket: false } }, handler: getFile },
+      { method: 'PUT', path: file, options: upload, handler: putFile },
+      { method: 'DELETE', path: file, options: write, handler: deleteFile },
+      { method: 'OPTIONS', path: file, options: read, handler: fileOptions },
+      { method: '*', path: file, options: read, handler: methodNotAllowed(fileAllow) },
+      // Explicit GET and OPTIONS too: the box routes' exact methods would win over a '*' here.
+      ...(['GET', 'OPTIONS', '*'] as const).map((method) => ({
+        method,
+        path: '/{cell}/__snapshot/{file}/{rest*}',
+        options: method === '*' ? { ...read, payload: { output: 'stream', parse: false } as const } : read,
+        handler(): never { throw personiumError('PR404-MC-0001'); },
+      })),
+    ]);
+    for (const area of ['/{cell}/__snapshot', '/{cell}/__snapshot/']) {
+      server.route([
+        { method: 'OPTIONS', path: area, options: read, handler: (_request, h) => h.response().code(200).header('Allow', areaAllow) },
+        { method: 'GET', path: area, options: read, handler: methodNotAllowed(areaAllow) },
+        { method: '*', path: area, options: read, handler: methodNotAllowed(areaAllow) },
+      ]);
+    }
+    server.ext('onPreStart', async () => {
+      const { store, snapshots, logger } = server.app.unit;
+      for (const cell of store.listCells()) {
+        const removed = await snapshots.of(cell.id).removeTemporaries();
+        if (removed.length) logger.info({ cell: cell.name, removed: removed.length }, 'removed unfinished snapshot uploads');
+      }
+    });
+  },
+};

@@ -1,0 +1,264 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import test from 'ava';
+import { errorBody } from '../core/errors.ts';
+import { json, masterToken, startUnit, type TestUnit } from './helpers/unit.ts';
+
+async function cellWithArea(overrides = {}): Promise<{ unit: TestUnit; dir: string }> {
+  const unit = await startUnit(overrides);
+  await unit.createCell('cell1');
+  const { store, contents } = unit.server.app.unit;
+  return { unit, dir: contents.snapshotDir(store.findCell('cell1')!.id) };
+}
+
+const put = (unit: TestUnit, name: string, payload: string | Buffer, headers: Record<string, string> = {}) =>
+  unit.as({ method: 'PUT', url: `/cell1/__snapshot/${name}`, payload, headers });
+
+test('a file is put (201), replaced (204), read back and listed with its properties', async (t) => {
+  const { unit } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  const first = await put(unit, 'backup.zip', 'one', { 'content-type': 'application/zip' });
+  t.is(first.statusCode, 201);
+  const etag = first.headers.etag as string;
+  t.regex(etag, /^"[0-9a-f-]+"$/);
+  const second = await put(unit, 'backup.zip', 'second', { 'content-type': 'application/zip' });
+  t.is(second.statusCode, 204);
+  t.not(second.headers.etag, etag, 'the ETag changes with the content');
+  const get = await unit.as({ method: 'GET', url: '/cell1/__snapshot/backup.zip' });
+  t.is(get.statusCode, 200);
+  t.is(get.payload, 'second');
+  t.is(get.headers['content-type'], 'application/zip');
+  t.is(String(get.headers['content-length']), '6');
+  t.is(get.headers['accept-ranges'], 'bytes');
+  t.is(get.headers.etag, second.headers.etag);
+  const head = await unit.as({ method: 'HEAD', url: '/cell1/__snapshot/backup.zip' });
+  t.is(head.statusCode, 200);
+  t.is(String(head.headers['content-length']), '6');
+  t.is(head.payload, '');
+
+  const list = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' } });
+  t.is(list.statusCode, 207);
+  t.is(list.headers['content-type'], 'application/xml; charset=utf-8');
+  t.regex(list.payload, /<D:href>http:\/\/unit\.test\/cell1\/__snapshot\/<\/D:href>.*<D:collection\/>.*<p:cellstatus>normal<\/p:cellstatus>/s);
+  t.regex(list.payload, /<D:href>http:\/\/unit\.test\/cell1\/__snapshot\/backup\.zip<\/D:href><D:propstat><D:prop><D:resourcetype\/><D:getcontentlength>6<\/D:getcontentlength><D:getcontenttype>application\/zip<\/D:getcontenttype><D:getlastmodified>[^<]+ GMT<\/D:getlastmodified><D:creationdate>[^<]+Z<\/D:creationdate><D:getetag>&quot;[0-9a-f-]+&quot;<\/D:getetag>/);
+});
+
+test('names are percent-encoded in hrefs and round-trip', async (t) => {
+  const { unit } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  const name = 'snap shot#1&ü.zip';
+  t.is((await put(unit, encodeURIComponent(name), 'x')).statusCode, 201);
+  const list = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot/', headers: { depth: '1' } });
+  t.true(list.payload.includes(`/cell1/__snapshot/${encodeURIComponent(name).replace(/&/g, '&amp;')}</D:href>`));
+  t.is((await unit.as({ method: 'GET', url: `/cell1/__snapshot/${encodeURIComponent(name)}` })).payload, 'x');
+});
+
+test('If-None-Match answers 304, Range 206, and an unsatisfiable range 416 PR416-DV-0001', async (t) => {
+  const { unit } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  const content = randomBytes(1000);
+  const { headers } = await put(unit, 'data.bin', content);
+  const notModified = await unit.as({ method: 'GET', url: '/cell1/__snapshot/data.bin', headers: { 'if-none-match': headers.etag as string } });
+  t.is(notModified.statusCode, 304);
+  t.is(notModified.headers.etag, headers.etag);
+  const part = await unit.as({ method: 'GET', url: '/cell1/__snapshot/data.bin', headers: { range: 'bytes=100-199' } });
+  t.is(part.statusCode, 206);
+  t.is(part.headers['content-range'], 'bytes 100-199/1000');
+  t.deepEqual(part.rawPayload, content.subarray(100, 200));
+  const tail = await unit.as({ method: 'GET', url: '/cell1/__snapshot/data.bin', headers: { range: 'bytes=-10' } });
+  t.deepEqual(tail.rawPayload, content.subarray(990));
+  const open = await unit.as({ method: 'GET', url: '/cell1/__snapshot/data.bin', headers: { range: 'bytes=990-' } });
+  t.deepEqual(open.rawPayload, content.subarray(990));
+  const stale = await unit.as({ method: 'GET', url: '/cell1/__snapshot/data.bin', headers: { range: 'bytes=0-9', 'if-range': '"old"' } });
+  t.is(stale.statusCode, 200, 'If-Range with another ETag gets the whole file');
+  const beyond = await unit.as({ method: 'GET', url: '/cell1/__snapshot/data.bin', headers: { range: 'bytes=5000-' } });
+  t.is(beyond.statusCode, 416);
+  t.is(beyond.headers['content-range'], 'bytes */1000');
+  t.deepEqual(json(beyond), errorBody('PR416-DV-0001'));
+});
+
+test('If-Match guards PUT and DELETE with 412 PR412-DV-0001', async (t) => {
+  const { unit } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  const { headers } = await put(unit, 'a.zip', 'one');
+  const wrongPut = await put(unit, 'a.zip', 'two', { 'if-match': '"other"' });
+  t.is(wrongPut.statusCode, 412);
+  t.deepEqual(json(wrongPut), errorBody('PR412-DV-0001'));
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__snapshot/a.zip' })).payload, 'one');
+  t.is((await put(unit, 'a.zip', 'two', { 'if-match': headers.etag as string })).statusCode, 204);
+  t.is((await put(unit, 'new.zip', 'x', { 'if-match': '*' })).statusCode, 412, 'If-Match: * needs an existing file');
+  const wrongDelete = await unit.as({ method: 'DELETE', url: '/cell1/__snapshot/a.zip', headers: { 'if-match': '"other"' } });
+  t.deepEqual(json(wrongDelete), errorBody('PR412-DV-0001'));
+  t.is((await unit.as({ method: 'DELETE', url: '/cell1/__snapshot/a.zip', headers: { 'if-match': '*' } })).statusCode, 204);
+});
+
+test('DELETE answers 204, then 404 PR404-DV-0001', async (t) => {
+  const { unit, dir } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  await put(unit, 'gone.zip', 'x');
+  t.is((await unit.as({ method: 'DELETE', url: '/cell1/__snapshot/gone.zip' })).statusCode, 204);
+  t.false((await readdir(dir)).includes('gone.zip'));
+  const again = await unit.as({ method: 'DELETE', url: '/cell1/__snapshot/gone.zip' });
+  t.is(again.statusCode, 404);
+  t.deepEqual(json(again), errorBody('PR404-DV-0001', ['http://unit.test/cell1/__snapshot/gone.zip']));
+  t.deepEqual(json(await unit.as({ method: 'GET', url: '/cell1/__snapshot/gone.zip' })), errorBody('PR404-DV-0001', ['http://unit.test/cell1/__snapshot/gone.zip']));
+  t.is((await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot/gone.zip', headers: { depth: '0' } })).statusCode, 404);
+});
+
+test('the area is flat: MKCOL 405, deeper paths 404 PR404-MC-0001, other methods 405 with Allow', async (t) => {
+  const { unit } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  await put(unit, 'a.zip', 'x');
+  const mkcol = await unit.as({ method: 'MKCOL', url: '/cell1/__snapshot/dir' });
+  t.is(mkcol.statusCode, 405);
+  t.deepEqual(json(mkcol), errorBody('PR405-MC-0001'));
+  for (const method of ['GET', 'PUT', 'OPTIONS', 'PROPFIND', 'DELETE']) {
+    const deep = await unit.as({ method, url: '/cell1/__snapshot/a.zip/b', payload: method === 'PUT' ? 'x' : undefined, headers: { depth: '0' } });
+    t.is(deep.statusCode, 404, method);
+    t.deepEqual(json(deep), errorBody('PR404-MC-0001'));
+  }
+  for (const url of ['/cell1/__snapshot', '/cell1/__snapshot/']) {
+    const getArea = await unit.as({ method: 'GET', url });
+    t.is(getArea.statusCode, 405);
+    t.is(getArea.headers.allow, 'OPTIONS, PROPFIND');
+  }
+  const areaOptions = await unit.as({ method: 'OPTIONS', url: '/cell1/__snapshot' });
+  t.is(areaOptions.statusCode, 200);
+  t.is(areaOptions.headers.allow, 'OPTIONS, PROPFIND');
+  const fileOptions = await unit.as({ method: 'OPTIONS', url: '/cell1/__snapshot/a.zip' });
+  t.is(fileOptions.headers.allow, 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND');
+  const proppatch = await unit.as({ method: 'PROPPATCH', url: '/cell1/__snapshot/a.zip' });
+  t.is(proppatch.statusCode, 405);
+});
+
+test('names that are not one plain segment are refused and nothing is written outside the area', async (t) => {
+  const { unit, dir } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  for (const name of ['a%2Fb', '..%5Cevil', '%00nul', '.hidden', '.meta.json', '..%2F..%2Funit.json']) {
+    const res = await put(unit, name, 'evil');
+    t.is(res.statusCode, 400, name);
+    t.is(json(res).code, 'PR400-DV-0008');
+  }
+  // Dot segments are resolved before routing: they never reach the area.
+  for (const name of ['..', '%2e%2e', '.%2E']) t.not((await put(unit, `${name}/unit.json`, 'evil')).statusCode, 201);
+  const sibling = await unit.as({ method: 'PUT', url: '/cell1/__snapshot-evil/x', payload: 'evil' });
+  t.is(sibling.statusCode, 404);
+  // Double encoding is a plain (odd) name inside the area, not a way out of it.
+  t.is((await put(unit, '%252e%252e%252funit.json', 'odd')).statusCode, 201);
+  t.deepEqual((await readdir(dir)).filter((name) => !name.startsWith('.')), ['%2e%2e%2funit.json']);
+  t.is(JSON.parse(await readFile(path.join(unit.dataDir, 'unit.json'), 'utf8')).cells.length, 1);
+});
+
+test('more files than the configured maximum get 400 PR400-DV-0007; replacing one still works', async (t) => {
+  const { unit } = await cellWithArea({ snapshot: { maxFiles: 2, maxFileBytes: 1024 } });
+  t.teardown(() => unit.stop());
+  t.is((await put(unit, 'a', '1')).statusCode, 201);
+  t.is((await put(unit, 'b', '2')).statusCode, 201);
+  const third = await put(unit, 'c', '3');
+  t.is(third.statusCode, 400);
+  t.deepEqual(json(third), errorBody('PR400-DV-0007'));
+  t.is((await put(unit, 'a', 'again')).statusCode, 204);
+  const tooBig = await put(unit, 'a', 'x'.repeat(2000));
+  t.is(tooBig.statusCode, 413);
+  t.is(json(tooBig).code, 'PR413-DV-0001');
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__snapshot/a' })).payload, 'again');
+});
+
+test('PROPFIND checks Depth and the body', async (t) => {
+  const { unit } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  await put(unit, 'a.zip', 'x');
+  t.deepEqual(json(await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot' })), errorBody('PR400-DV-0003', ['null']));
+  t.deepEqual(json(await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '2' } })), errorBody('PR400-DV-0003', ['2']));
+  t.deepEqual(json(await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: 'infinity' } })), errorBody('PR403-DV-0001'));
+  t.deepEqual(json(await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' }, payload: '<propfind' })), errorBody('PR400-DV-0001'));
+  t.deepEqual(json(await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' }, payload: '<x:other xmlns:x="urn:x"/>' })), errorBody('PR400-DV-0001'));
+  const depth0 = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '0' } });
+  t.false(depth0.payload.includes('a.zip'));
+  const names = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot/a.zip', headers: { depth: '0' }, payload: '<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>' });
+  t.regex(names.payload, /<D:getcontentlength\/>/);
+  t.false(names.payload.includes('<D:getcontentlength>1'));
+  const some = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot/a.zip', headers: { depth: '0' }, payload: '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getcontentlength/><nothing/></prop></propfind>' });
+  t.regex(some.payload, /<D:getcontentlength>1<\/D:getcontentlength><\/D:prop><D:status>HTTP\/1.1 200 OK/);
+  t.regex(some.payload, /<D:nothing\/><\/D:prop><D:status>HTTP\/1.1 404 Not Found/);
+});
+
+test('files being written are never listed', async (t) => {
+  const { unit, dir } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  await writeFile(path.join(dir, '.tmp-export-x-123'), 'partial');
+  await put(unit, 'done.zip', 'x');
+  const list = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' } });
+  t.false(list.payload.includes('.tmp-'));
+  t.true(list.payload.includes('done.zip'));
+});
+
+test('every method needs the root privilege and the status gates hold', async (t) => {
+  const { unit } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  await put(unit, 'a.zip', 'x');
+  for (const [method, url] of [['GET', '/cell1/__snapshot/a.zip'], ['PUT', '/cell1/__snapshot/b.zip'], ['DELETE', '/cell1/__snapshot/a.zip'], ['PROPFIND', '/cell1/__snapshot'], ['OPTIONS', '/cell1/__snapshot']] as const) {
+    const res = await unit.inject({ method, url, headers: { depth: '1' }, payload: method === 'PUT' ? 'x' : undefined });
+    t.is(res.statusCode, 401, `${method} ${url}`);
+    t.is(json(res).code, 'PR401-AU-0001');
+  }
+  const { status, store } = unit.server.app.unit;
+  const cell = store.findCell('cell1')!;
+  await status.accept(cell.id, 'export', 'running');
+  t.deepEqual(json(await put(unit, 'b.zip', 'x')), errorBody('PR409-CM-0002', ['cell export']));
+  t.deepEqual(json(await unit.as({ method: 'DELETE', url: '/cell1/__snapshot/a.zip' })), errorBody('PR409-CM-0002', ['cell export']));
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__snapshot/a.zip' })).statusCode, 200, 'reads go on');
+  await status.endExport(cell.id);
+  await status.accept(cell.id, 'import', 'a');
+  await status.importFailed(cell.id, errorBody('PR500-SV-0000'));
+  t.deepEqual(json(await unit.as({ method: 'GET', url: '/cell1/__snapshot/a.zip' })), errorBody('PR409-CM-0001'));
+  t.deepEqual(json(await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' } })), errorBody('PR409-CM-0001'));
+});
+
+/** Sends a PUT over a raw socket: the headers, `sent` bytes of the body, then an abrupt close. */
+async function abortedPut(url: string, name: string, declared: number, sent: Buffer): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(`PUT /cell1/__snapshot/${name} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${masterToken}\r\nContent-Length: ${declared}\r\n\r\n`);
+  socket.write(sent);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  socket.destroy();
+}
+
+async function waitUntil(check: () => Promise<boolean>, limitMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return check();
+}
+
+test('an upload cut short leaves the previous file exactly as it was and no stray file', async (t) => {
+  const { unit, dir } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  const url = await unit.listen();
+  const original = randomBytes(50_000);
+  await put(unit, 'keep.zip', original);
+  await abortedPut(url, 'keep.zip', 1_000_000, randomBytes(20_000));
+  await abortedPut(url, 'new.zip', 1_000_000, randomBytes(10));
+  t.true(await waitUntil(async () => (await readdir(dir)).every((name) => !name.startsWith('.tmp-'))), 'no temporary file is left');
+  t.deepEqual(await readFile(path.join(dir, 'keep.zip')), original);
+  t.false((await readdir(dir)).includes('new.zip'));
+  const sha = (buffer: Buffer) => createHash('sha256').update(buffer).digest('hex');
+  const served = await fetch(`${url}/cell1/__snapshot/keep.zip`, { headers: { authorization: `Bearer ${masterToken}` } });
+  t.is(sha(Buffer.from(await served.arrayBuffer())), sha(original));
+});
+
+test('concurrent uploads to one name never interleave: the file is one of them whole', async (t) => {
+  const { unit, dir } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  const bodies = [Buffer.alloc(300_000, 'a'), Buffer.alloc(200_000, 'b'), Buffer.alloc(100_000, 'c')];
+  const results = await Promise.all(bodies.map((body) => put(unit, 'race.zip', body)));
+  t.true(results.every((res) => [201, 204].includes(res.statusCode)));
+  const stored = await readFile(path.join(dir, 'race.zip'));
+  t.true(bodies.some((body) => body.equals(stored)));
+});
