@@ -122,6 +122,8 @@ async function handle(request: Request, h: ResponseToolkit) {
   if (isBoxRoot && ['DELETE', 'MOVE', 'PUT', 'MKCOL', 'COPY', 'LOCK', 'UNLOCK'].includes(method)) throw personiumError('PR405-MC-0001');
   if (method === 'PROPFIND' && req.headers.depth === undefined) throw personiumError('PR400-DV-0003', 'null');
   const length = Number(req.headers['content-length'] ?? 0);
+  // RFC 4918 §9.3: Cellar understands no MKCOL body, so any body is refused.
+  if (method === 'MKCOL' && (length > 0 || req.headers['transfer-encoding'] !== undefined)) throw personiumError('PR415-MC-0001');
   if (method !== 'PUT' && length > smallBodyLimit) throw personiumError('PR413-DV-0001', smallBodyLimit);
   mapHeaders(req, prefix);
 

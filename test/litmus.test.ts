@@ -1,0 +1,48 @@
+// litmus (the neon/mod_dav WebDAV suite) against a box on a real socket. litmus speaks only
+// Basic/Digest, so it goes through a loopback proxy that adds the Bearer token.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { startBearerProxy } from './helpers/bearer-proxy.ts';
+import { masterToken, startUnit } from './helpers/unit.ts';
+
+/** Passes measured when this test was written; a regression below them fails the test. */
+const floor: Record<string, number> = { basic: 16, copymove: 13, props: 21, http: 4 };
+
+function runLitmus(url: string, cwd: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn('litmus', ['--keep-going', url], { cwd, env: { ...process.env, TESTS: Object.keys(floor).join(' ') } });
+    let output = '';
+    child.stdout.on('data', (chunk) => { output += String(chunk); });
+    child.stderr.on('data', (chunk) => { output += String(chunk); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('close', () => { clearTimeout(timer); resolve(output); });
+  });
+}
+
+test('litmus basic, copymove, props and http pass at least as far as measured, and the server stays up', async (t) => {
+  if (spawnSync('sh', ['-c', 'command -v litmus']).status !== 0) return t.fail('litmus is not installed (.ci/run installs it)');
+  const proxy = await startBearerProxy(masterToken);
+  const unit = await startUnit({ unitUrl: `${proxy.url}/`, logLevel: 'warn' });
+  t.teardown(async () => { await proxy.close(); await unit.stop(); });
+  proxy.target = await unit.listen();
+  await unit.createCell('cell1');
+  await unit.createBox('cell1', 'box1');
+
+  const output = await runLitmus(`${proxy.url}/cell1/box1/`, await mkdtemp(path.join(os.tmpdir(), 'cellar-litmus-')));
+  let total = 0;
+  for (const [suite, minimum] of Object.entries(floor)) {
+    const summary = new RegExp(`summary for \`${suite}': of (\\d+) tests run: (\\d+) passed, (\\d+) failed`).exec(output);
+    t.truthy(summary, `suite ${suite} ran`);
+    if (!summary) continue;
+    const passed = Number(summary[2]);
+    total += passed;
+    t.log(`${suite}: ${passed}/${summary[1]} passed`);
+    t.true(passed >= minimum, `${suite}: ${passed} passed, at least ${minimum} expected`);
+  }
+  t.log(`litmus total: ${total} passed; failures: ${output.split('\n').filter((line) => line.includes('FAIL')).map((line) => line.replace(/^.*FAIL/, 'FAIL')).join(' | ')}`);
+  const health = await fetch(`${unit.url}/__health`);
+  t.is(health.status, 200, 'the server still answers');
+});
