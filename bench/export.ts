@@ -1,0 +1,156 @@
+// Export benchmark: a generated corpus exported by a real server (a child process, as `npm start`
+// runs it) against Info-ZIP's `zip -r -q` (default level) on the same files, in the same run.
+// Prints throughput and size ratios, the server's peak RSS (VmHWM) and the p99 latency of
+// GET __export polled while the export runs. Everything lives in a temporary folder, removed after.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { defaultCorpus, writeCorpus } from './lib/corpus.ts';
+
+const run = promisify(execFile);
+const token = 'bench-master-token-0123456789';
+/** How often the bench asks GET __export while the export runs (a client would ask every few seconds). */
+const pollIntervalMs = 50;
+const targets = { throughputRatio: 1.5, sizeRatio: 1.05, peakRssMb: 200, p99Ms: 50 };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/server.ts'], {
+    cwd: path.resolve(import.meta.dirname, '..'),
+    env: { ...process.env, CELLAR_DATA_DIR: dataDir, CELLAR_PORT: String(port), CELLAR_HOST: '127.0.0.1', CELLAR_MASTER_TOKEN: token, CELLAR_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`http://127.0.0.1:${port}/__health`).then((res) => res.ok, () => false);
+    if (ok) return child;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGTERM');
+  throw new Error('the server did not start');
+}
+
+async function call(url: string, method = 'GET', body?: unknown): Promise<Response> {
+  return fetch(url, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+export interface ExportBenchResult {
+  inputMb: number;
+  exportSeconds: number;
+  exportMbPerSecond: number;
+  exportZipMb: number;
+  zipSeconds: number;
+  zipMbPerSecond: number;
+  zipZipMb: number;
+  throughputRatio: number;
+  sizeRatio: number;
+  peakRssMb: number;
+  statusP99Ms: number;
+  statusPolls: number;
+  passed: boolean;
+}
+
+export async function exportBench(log: (line: string) => void = console.log): Promise<ExportBenchResult> {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'cellar-bench-export-'));
+  const dataDir = path.join(work, 'data');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = await startServer(dataDir, port);
+  try {
+    if ((await call(`${base}/__ctl/Cell`, 'POST', { Name: 'bench' })).status !== 201) throw new Error('could not create the cell');
+    const unit = JSON.parse(await readFile(path.join(dataDir, 'unit.json'), 'utf8')) as { cells: Array<{ id: string; name: string; contentId: string }> };
+    const cell = unit.cells.find((candidate) => candidate.name === 'bench')!;
+    const davRoot = path.join(dataDir, 'cells', cell.id, cell.contentId, 'dav');
+    log(`export bench: writing the corpus (${defaultCorpus.files} files, ${defaultCorpus.totalBytes / 1e6} MB)...`);
+    const corpus = await writeCorpus(path.join(davRoot, '__'));
+    const inputMb = corpus.bytes / 1e6;
+    log(`  corpus: ${corpus.files} files, ${inputMb.toFixed(1)} MB (${(corpus.randomBytes / 1e6).toFixed(1)} MB random, ${(corpus.textBytes / 1e6).toFixed(1)} MB text)`);
+
+    // Info-ZIP on the same tree, default level.
+    const zipOut = path.join(work, 'infozip.zip');
+    const zipStart = performance.now();
+    await run('zip', ['-r', '-q', zipOut, '.'], { cwd: davRoot, maxBuffer: 1 << 20 });
+    const zipSeconds = (performance.now() - zipStart) / 1000;
+    const zipZipMb = (await stat(zipOut)).size / 1e6;
+    await rm(zipOut);
+
+    // The unit's export, with GET __export polled all along.
+    const latencies: number[] = [];
+    const exportStart = performance.now();
+    const accepted = await call(`${base}/bench/__export`, 'POST', { Name: 'bench1' });
+    if (accepted.status !== 202) throw new Error(`export refused: ${accepted.status} ${await accepted.text()}`);
+    for (;;) {
+      const asked = performance.now();
+      const status = (await (await call(`${base}/bench/__export`)).json()) as { status: string };
+      latencies.push(performance.now() - asked);
+      if (status.status === 'ready') break;
+      await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+    }
+    const exportSeconds = (performance.now() - exportStart) / 1000;
+    const area = path.join(dataDir, 'snapshots', cell.id);
+    const failure = await readFile(path.join(area, 'bench1.error'), 'utf8').catch(() => undefined);
+    if (failure) throw new Error(`the export failed: ${failure}`);
+    const exportZipMb = (await stat(path.join(area, 'bench1.zip'))).size / 1e6;
+    const peak = await peakRssMb(server.pid!);
+
+    const result: ExportBenchResult = {
+      inputMb,
+      exportSeconds,
+      exportMbPerSecond: inputMb / exportSeconds,
+      exportZipMb,
+      zipSeconds,
+      zipMbPerSecond: inputMb / zipSeconds,
+      zipZipMb,
+      throughputRatio: zipSeconds / exportSeconds,
+      sizeRatio: exportZipMb / zipZipMb,
+      peakRssMb: peak,
+      statusP99Ms: percentile(latencies, 99),
+      statusPolls: latencies.length,
+      passed: false,
+    };
+    result.passed = result.throughputRatio >= targets.throughputRatio && result.sizeRatio <= targets.sizeRatio &&
+      result.peakRssMb <= targets.peakRssMb && result.statusP99Ms <= targets.p99Ms;
+    const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+    log(`  cellar export: ${exportSeconds.toFixed(2)} s, ${result.exportMbPerSecond.toFixed(1)} MB/s, ${exportZipMb.toFixed(1)} MB`);
+    log(`  zip -r -q:     ${zipSeconds.toFixed(2)} s, ${result.zipMbPerSecond.toFixed(1)} MB/s, ${zipZipMb.toFixed(1)} MB`);
+    log(`  throughput ratio ${result.throughputRatio.toFixed(2)}x (target >= ${targets.throughputRatio}x) ${mark(result.throughputRatio >= targets.throughputRatio)}`);
+    log(`  size ratio       ${result.sizeRatio.toFixed(3)}x (target <= ${targets.sizeRatio}x) ${mark(result.sizeRatio <= targets.sizeRatio)}`);
+    log(`  peak RSS         ${peak.toFixed(0)} MB (target <= ${targets.peakRssMb} MB) ${mark(peak <= targets.peakRssMb)}`);
+    log(`  GET __export p99 ${result.statusP99Ms.toFixed(1)} ms over ${latencies.length} polls (target <= ${targets.p99Ms} ms) ${mark(result.statusP99Ms <= targets.p99Ms)}`);
+    return result;
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await exportBench();
+  process.exitCode = result.passed ? 0 : 1;
+}
