@@ -44,6 +44,9 @@ test('a file vanishing during the export leaves {Name}.error as application/json
   await untilReady(unit, 'cell1');
   t.deepEqual((await areaFiles(unit, 'cell1')).filter((name) => !name.startsWith('.meta')), ['snap1.error']);
   t.is((await snapshotFile(unit, 'snap1.error'))!.contentType, 'application/json');
+  const download = await unit.as({ method: 'GET', url: '/cell1/__snapshot/snap1.error' });
+  t.regex(download.headers['content-type'] as string, /^application\/json/);
+  t.is((await unit.as({ method: 'HEAD', url: '/cell1/__snapshot/snap1.zip' })).statusCode, 404);
   t.deepEqual(await errorFile(unit, 'snap1.error'), errorBody('PR500-CM-0002', ['cell export: a file vanished at 20_webdav/__/a.txt/content']));
   t.is((await unit.as({ method: 'POST', url: '/cell1/__ctl/Box', payload: { Name: 'box1' } })).statusCode, 201);
 });

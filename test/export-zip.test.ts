@@ -142,7 +142,15 @@ test('the zip is a hidden temporary file until it is complete; then only {Name}.
   t.is(during.length, 1);
   t.regex(during[0]!, /^\.tmp-export-snap1-/);
   t.deepEqual(await unit.server.app.unit.snapshots.of(unit.server.app.unit.store.findCell('cell1')!.id).names(), []);
+  const listing = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' } });
+  t.is(listing.statusCode, 207);
+  t.notRegex(listing.payload, /snap1|\.tmp-/);
   hold.release();
   await untilReady(unit, 'cell1');
   t.deepEqual((await areaFiles(unit, 'cell1')).filter((name) => !name.startsWith('.meta')), ['snap1.zip']);
+  const after = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' } });
+  t.regex(after.payload, /__snapshot\/snap1\.zip</);
+  t.regex(after.payload, /<D:getcontenttype>application\/zip<\/D:getcontenttype>/i);
+  const download = await unit.as({ method: 'GET', url: '/cell1/__snapshot/snap1.zip' });
+  t.is(download.headers['content-type'], 'application/zip');
 });
