@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { deflateRaw } from 'node:zlib';
 import { ZipArchive } from 'archiver';
-import type { SnapshotChecksums } from '../../core/export-format.ts';
+import { ChecksumSpool } from './checksum-spool.ts';
 
 const deflateRawAsync = promisify(deflateRaw);
 
@@ -110,7 +110,7 @@ export async function isCompressible(head: Buffer): Promise<boolean> {
 export class SnapshotZipWriter {
   readonly #archive: ZipArchive;
   readonly #written: Promise<void>;
-  readonly #checksums: SnapshotChecksums = {};
+  readonly #checksums: ChecksumSpool;
   /** Resolvers of the appended entries archiver has not finished, oldest first. */
   readonly #pending: Array<() => void> = [];
   readonly #inFlight: Array<Promise<void>> = [];
@@ -121,6 +121,7 @@ export class SnapshotZipWriter {
 
   constructor(readonly file: string, private readonly options: ZipWriterOptions) {
     this.#archive = new ZipArchive({ zlib: { level: options.level }, forceZip64: options.forceZip64 });
+    this.#checksums = new ChecksumSpool(`${file}-checksums`);
     this.#failed = new Promise<never>((_resolve, reject) => {
       this.#fail = (error) => {
         this.#failure ??= error;
@@ -137,10 +138,6 @@ export class SnapshotZipWriter {
     options.signal?.addEventListener('abort', () => this.#fail(abortReason(options.signal!)), { once: true });
   }
 
-  get checksums(): Readonly<SnapshotChecksums> {
-    return this.#checksums;
-  }
-
   async addDirectory(name: string): Promise<void> {
     await this.#append(Buffer.alloc(0), { name: name.endsWith('/') ? name : `${name}/`, type: 'directory', date: this.options.date });
   }
@@ -148,7 +145,7 @@ export class SnapshotZipWriter {
   /** A small entry built in memory (manifest, OData files, `.pmeta`-sized things). */
   async addBuffer(name: string, content: Buffer | string): Promise<void> {
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    this.#checksums[name] = { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    this.#checksums.add(name, bytes.length, createHash('sha256').update(bytes).digest('hex'));
     const { written } = await this.#append(bytes, { name, date: this.options.date, store: bytes.length < 64 });
     void written.then(() => this.options.onBytes?.(bytes.length), () => {});
   }
@@ -158,6 +155,10 @@ export class SnapshotZipWriter {
    * The file is opened and its first block test-compressed now, while earlier entries stream.
    */
   async addFile(name: string, filePath: string, expectedSize: number): Promise<void> {
+    await this.#addFile(name, filePath, expectedSize, true);
+  }
+
+  async #addFile(name: string, filePath: string, expectedSize: number, listed: boolean): Promise<void> {
     this.#throwIfFailed();
     let handle: FileHandle | undefined = await open(filePath, 'r');
     try {
@@ -165,7 +166,8 @@ export class SnapshotZipWriter {
       const { bytesRead } = await handle.read(head, 0, head.length, 0);
       if (bytesRead === 0) {
         if (expectedSize !== 0) throw new SizeChangedError(`${name} shrank while it was exported`);
-        await this.addBuffer(name, Buffer.alloc(0));
+        if (listed) await this.addBuffer(name, Buffer.alloc(0));
+        else await this.#append(Buffer.alloc(0), { name, date: this.options.date });
         return;
       }
       const store = !(await isCompressible(head.subarray(0, bytesRead)));
@@ -177,7 +179,7 @@ export class SnapshotZipWriter {
       const { written } = await this.#append(hashing, { name, date: this.options.date, store });
       void written.then(() => {
         if (hashing.size !== expectedSize) return this.#fail(new SizeChangedError(`${name} changed size while it was exported`));
-        this.#checksums[name] = { size: hashing.size, sha256: hashing.digest() };
+        if (listed) this.#checksums.add(name, hashing.size, hashing.digest());
       }, () => {});
     } finally {
       await handle?.close();
@@ -193,12 +195,12 @@ export class SnapshotZipWriter {
   async finish(checksumsName: string): Promise<void> {
     await Promise.race([Promise.all(this.#inFlight), this.#failed]);
     this.#throwIfFailed();
-    const text = JSON.stringify(this.#checksums);
-    await this.addBuffer(checksumsName, text);
-    delete this.#checksums[checksumsName];
+    const size = await this.#checksums.close();
+    await this.#addFile(checksumsName, this.#checksums.file, size, false);
     await Promise.race([Promise.all(this.#inFlight), this.#failed]);
     await Promise.race([this.#archive.finalize(), this.#failed]);
     await Promise.race([this.#written, this.#failed]);
+    await this.#checksums.remove();
   }
 
   /** Stops writing; the caller removes the file. Resolves once the output file is closed. */
@@ -208,6 +210,7 @@ export class SnapshotZipWriter {
     this.#archive.abort();
     this.#archive.destroy(error);
     await this.#written.catch(() => {});
+    await this.#checksums.remove();
   }
 
   #throwIfFailed(): void {
