@@ -49,12 +49,18 @@ export class JobRunner {
     return this.#interrupted.get(kind);
   }
 
-  /** Aborts every job, running or waiting, and waits until each has settled. */
-  async stop(): Promise<void> {
+  /** Aborts every job, running or waiting, and waits until each has settled, for `timeoutMs` at most. */
+  async stop(timeoutMs: number): Promise<void> {
     this.#stopping = true;
     while (this.#queue.length) this.#launch(this.#queue.shift()!, true);
     for (const { controller } of this.#running.values()) controller.abort(new Error('the server is stopping'));
-    await Promise.all([...this.#running.values()].map(({ done }) => done));
+    let timer: NodeJS.Timeout | undefined;
+    const settled = Promise.all([...this.#running.values()].map(({ done }) => done)).then(() => true);
+    const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+    const inTime = await Promise.race([settled, late]);
+    clearTimeout(timer);
+    // A job that does not settle in time is left to the restart: its record is still on disk.
+    if (!inTime) this.logger.error({ running: this.#running.size }, 'jobs did not stop in time');
   }
 
   #pump(): void {

@@ -17,6 +17,7 @@ import { cellsPlugin } from '../plugins/cells/index.ts';
 import { boxesPlugin } from '../plugins/boxes/index.ts';
 import { cellRootPlugin } from '../plugins/cell-root/index.ts';
 import { boxDavPlugin } from '../plugins/box-dav/index.ts';
+import { importPlugin } from '../plugins/import/index.ts';
 import { snapshotAreaPlugin } from '../snapshot-area/routes.ts';
 import { snapshotPropfindPlugin } from '../plugins/snapshot-propfind/index.ts';
 import { exportPlugin } from '../plugins/export/index.ts';
@@ -106,9 +107,9 @@ export async function createServer(config: Config, options: CreateServerOptions 
     }
   });
   server.ext('onPreStop', async () => {
-    await jobs.stop();
+    await jobs.stop(config.shutdownTimeoutMs);
   });
 
-  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, boxDavPlugin, snapshotAreaPlugin, snapshotPropfindPlugin, exportPlugin, statusPlugin]);
+  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, boxDavPlugin, snapshotAreaPlugin, snapshotPropfindPlugin, exportPlugin, importPlugin, statusPlugin]);
   return server;
 }

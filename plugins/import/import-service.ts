@@ -1,0 +1,217 @@
+// Importing a snapshot into a cell (spec §9): accepted through the cell state machine after
+// inspect.ts found the zip sound, then, as a job, extracted into a new content folder of the cell
+// that nobody sees (the staging area), checked against 00_checksums.json, and made live in the one
+// store write that ends the job. The old content is removed only after that write; a crash before
+// it leaves the old content live and the staging folder is swept at the next start.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Entry, ZipFile } from 'yauzl';
+import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
+import { confine } from '../../core/confine.ts';
+import { CellarError, bodyOfAnyError, errorBody } from '../../core/errors.ts';
+import { cellEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine, type SnapshotChecksums } from '../../core/export-format.ts';
+import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
+import type { Unit } from '../../core/server.ts';
+import type { CellRecord } from '../../core/store.ts';
+import { newContentId } from '../../core/store.ts';
+import { entryName, inspectSnapshot, openZip, readEntryBytes, type InspectedSnapshot } from './inspect.ts';
+
+function parseLine(file: string, line: string): PjsonLine {
+  try {
+    const parsed = JSON.parse(line) as PjsonLine;
+    if (typeof parsed !== 'object' || parsed === null || typeof parsed._id !== 'string') throw new Error('not a hit');
+    return parsed;
+  } catch {
+    throw new CellarError('PR400-CM-0004', `${odataFolder}${file}: ${line.length > 200 ? `${line.slice(0, 200)}...` : line}`);
+  }
+}
+
+/** Bytes-weighted progress that never goes down. */
+class ImportProgress {
+  #done = 0;
+  constructor(private readonly total: number, private readonly report: (percent: number) => void) {}
+  add(bytes: number): void {
+    this.#done += bytes;
+    if (this.total > 0) this.report(Math.min(99, (this.#done * 100) / this.total));
+  }
+}
+
+export class CellImporter {
+  constructor(private readonly unit: Unit) {}
+
+  /** Checks the stored snapshot, then records and queues the import; resolves before the 202. */
+  async start(cell: CellRecord, name: string): Promise<void> {
+    const area = this.unit.snapshots.of(cell.id);
+    const file = `${name}.zip`;
+    if (!(await area.exists(file))) throw new CellarError('PR404-DV-0001', file);
+    await inspectSnapshot(area.filePath(file), this.unit.config.import);
+    await this.unit.status.accept(cell.id, 'import', name, new Date());
+    this.unit.jobs.submit({ cellId: cell.id, kind: 'import', name, run: (signal) => this.run(cell.id, name, signal) });
+  }
+
+  /** The job: never throws; it ends the import through the state machine however it goes. */
+  async run(cellId: string, name: string, signal: AbortSignal): Promise<void> {
+    const { contents, status, store, logger } = this.unit;
+    const cell = store.getCellById(cellId)!;
+    const contentId = newContentId();
+    const staging = confine(contents.cellDir(cellId), contentId);
+    try {
+      signal.throwIfAborted();
+      const file = this.unit.snapshots.of(cellId).filePath(`${name}.zip`);
+      // Inspected again: the file may have been replaced between the 202 and this start.
+      const snapshot = await inspectSnapshot(file, this.unit.config.import);
+      await this.#extract(file, snapshot, staging, cellId, signal);
+      signal.throwIfAborted();
+      const oldDir = contents.contentDir(cell);
+      status.reportProgress(cellId, 100);
+      await status.importSucceeded(cellId, contentId);
+      contents.forget(oldDir);
+      await rm(oldDir, { recursive: true, force: true });
+      logger.info({ cellId, name }, 'cell import done');
+    } catch (error) {
+      const body = signal.aborted ? errorBody('PR503-SV-0002') : bodyOfAnyError(error);
+      logger.warn({ cellId, name, err: error, code: body.code }, 'cell import failed');
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      await status.importFailed(cellId, body).catch((failure: unknown) => logger.error({ cellId, err: failure }, 'could not record the failed import'));
+    }
+  }
+
+  async #extract(file: string, snapshot: InspectedSnapshot, staging: string, cellId: string, signal: AbortSignal): Promise<void> {
+    const zip = await openZip(file);
+    try {
+      const progress = new ImportProgress(snapshot.totalBytes, (percent) => this.unit.status.reportProgress(cellId, percent));
+      const { document, boxIds } = await this.#readOData(zip, snapshot);
+      const davRoot = path.join(staging, 'dav');
+      await mkdir(davRoot, { recursive: true });
+      for (const [entryPath, entry] of snapshot.entries) {
+        signal.throwIfAborted();
+        if (!entryPath.startsWith(webdavFolder)) continue;
+        const target = this.#targetOf(davRoot, entryPath.slice(webdavFolder.length), boxIds);
+        if (entryPath.endsWith('/')) {
+          await mkdir(target, { recursive: true });
+          continue;
+        }
+        await mkdir(path.dirname(target), { recursive: true });
+        const boxRoot = /^([^/]+)\/\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
+        if (boxRoot) await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
+        else await this.#writeFile(zip, entry, entryPath, target, snapshot.checksums, progress);
+      }
+      for (const box of [mainBoxName, ...document.boxes.map((record) => record._id)]) {
+        const dir = path.join(davRoot, box);
+        await mkdir(dir, { recursive: true });
+        const pmetaExists = await open(path.join(dir, '.pmeta'), 'r').then(async (handle) => { await handle.close(); return true; }, () => false);
+        if (!pmetaExists) await writeFileDurably(path.join(dir, '.pmeta'), JSON.stringify(newPmetaFor(box)));
+      }
+      const cellPmeta = await open(path.join(davRoot, '.pmeta'), 'r').then(async (handle) => { await handle.close(); return true; }, () => false);
+      if (!cellPmeta) await writeFileDurably(path.join(davRoot, '.pmeta'), JSON.stringify(newPmetaFor('Cell')));
+      await writeFileDurably(path.join(staging, 'odata.json'), JSON.stringify(document));
+      await fsyncDirectory(staging);
+    } finally {
+      zip.close();
+    }
+  }
+
+  /** The OData part: Box lines become boxes with new ids; every other line is kept verbatim. */
+  async #readOData(zip: ZipFile, snapshot: InspectedSnapshot): Promise<{ document: ODataDocument; boxIds: Map<string, string> }> {
+    const verified = async (name: string) => {
+      const entry = snapshot.entries.get(name)!;
+      const bytes = await readEntryBytes(zip, entry);
+      checkSum(name, bytes, snapshot.checksums);
+      return bytes.toString('utf8');
+    };
+    const cellLine = parseLine('00_cell.json', await verified(cellEntry));
+    const source = { ...cellLine._source };
+    delete source.p;
+    delete source.u;
+    const document: ODataDocument = { boxes: [], cellSource: source, preserved: {} };
+    const boxIds = new Map<string, string>();
+    const now = Date.now();
+    for (const [file] of pjsonFiles) {
+      const lines = (await verified(`${odataFolder}${file}`)).split('\n').filter((line) => line.trim() !== '');
+      if (file !== '10_box.pjson') {
+        if (lines.length) document.preserved[file] = lines;
+        continue;
+      }
+      for (const line of lines) {
+        const hit = parseLine(file, line);
+        const statics = (hit._source.s ?? {}) as { Name?: unknown; Schema?: unknown };
+        if (typeof statics.Name !== 'string') throw new CellarError('PR400-CM-0004', `${odataFolder}${file}: ${line.slice(0, 200)}`);
+        const id = newId();
+        boxIds.set(hit._id, id);
+        const record: BoxRecord = {
+          _id: id,
+          Name: statics.Name,
+          Schema: typeof statics.Schema === 'string' ? statics.Schema : null,
+          __published: typeof hit._source.p === 'number' ? hit._source.p : now,
+          __updated: now,
+        };
+        document.boxes.push(record);
+      }
+    }
+    return { document, boxIds };
+  }
+
+  /** 20_webdav/{box}/... → the staging folder, with the box's old id mapped to its new one. */
+  #targetOf(davRoot: string, below: string, boxIds: Map<string, string>): string {
+    const segments = below.replace(/\/$/, '').split('/').filter(Boolean);
+    if (segments.length === 0 || (segments.length === 1 && segments[0] === '.pmeta')) return confine(davRoot, ...segments);
+    const [box, ...rest] = segments;
+    const mapped = box === mainBoxName ? mainBoxName : boxIds.get(box!);
+    if (!mapped) throw new CellarError('PR400-SN-0006', `${webdavFolder}${box}/ belongs to no box of 10_odata/10_box.pjson`);
+    return confine(davRoot, mapped, ...rest);
+  }
+
+  async #writeBoxPmeta(zip: ZipFile, entry: Entry, name: string, target: string, checksums: SnapshotChecksums, boxId: string): Promise<void> {
+    const bytes = await readEntryBytes(zip, entry, 1024 * 1024);
+    checkSum(name, bytes, checksums);
+    const text = bytes.toString('utf8');
+    let pmeta: Pmeta;
+    try {
+      pmeta = JSON.parse(text) as Pmeta;
+    } catch {
+      throw new CellarError('PR400-CM-0004', `${name}: ${text.slice(0, 200)}`);
+    }
+    await writeFileDurably(target, JSON.stringify({ ...pmeta, i: boxId === mainBoxName ? pmeta.i : boxId }));
+  }
+
+  /** Streams one entry to disk with 'wx', hashing it on the way; fsynced before it counts. */
+  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, checksums: SnapshotChecksums, progress: ImportProgress): Promise<void> {
+    const expected = checksums[name];
+    if (!expected) throw new CellarError('PR400-SN-0005', name);
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        progress.add(chunk.length);
+        done(null, chunk);
+      },
+    });
+    try {
+      const source = await zip.openReadStreamPromise(entry);
+      // flush: the file is fsynced before it is closed, so the swap never points at unwritten data.
+      await pipeline(source, meter, createWriteStream(target, { flags: 'wx', mode: 0o600, flush: true }));
+    } catch (error) {
+      if (error instanceof CellarError) throw error;
+      throw new CellarError('PR400-SN-0006', `${entryName(entry)}: ${(error as Error).message}`);
+    }
+    if (size !== expected.size || hash.digest('hex') !== expected.sha256) throw new CellarError('PR400-SN-0005', name);
+  }
+}
+
+function checkSum(name: string, bytes: Buffer, checksums: SnapshotChecksums): void {
+  const expected = checksums[name];
+  if (!expected || expected.size !== bytes.length || createHash('sha256').update(bytes).digest('hex') !== expected.sha256) {
+    throw new CellarError('PR400-SN-0005', name);
+  }
+}
+
+function newPmetaFor(kind: string): Pmeta {
+  const now = Date.now();
+  return { i: newId(), t: kind === 'Cell' ? 'Cell' : 'col.box', a: null, d: {}, p: now, u: now, v: 1 };
+}

@@ -1,0 +1,140 @@
+// What an import checks before its 202 (spec §9): the snapshot is read through its zip central
+// directory with yauzl and judged entry by entry, without extracting anything and without ever
+// writing to the stored file. Names are decoded and checked here (not by yauzl) so that every
+// refusal can name the entry it is about.
+import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import { CellarError } from '../../core/errors.ts';
+import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, snapshotExportVersion, webdavFolder, type SnapshotChecksums, type SnapshotManifest } from '../../core/export-format.ts';
+
+export interface ImportLimits {
+  maxEntries: number;
+  maxTotalBytes: number;
+  maxCompressionRatio: number;
+}
+
+export interface InspectedSnapshot {
+  /** Every entry by name, in central-directory order. */
+  entries: Map<string, Entry>;
+  manifest: SnapshotManifest;
+  checksums: SnapshotChecksums;
+  totalBytes: number;
+}
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+/** Ratios are only judged above this size: tiny entries of zeros compress "too well" harmlessly. */
+const ratioFloorBytes = 1024 * 1024;
+const smallEntryLimit = 64 * 1024 * 1024;
+
+export function openZip(file: string): Promise<ZipFile> {
+  return yauzl.openPromise(file, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: false, strictFileNames: false })
+    .catch(() => { throw new CellarError('PR400-MC-0004'); });
+}
+
+/** The entry's name as UTF-8 text; the raw bytes, since decodeStrings is off. */
+export function entryName(entry: Entry): string {
+  const raw = entry.fileName as unknown as Buffer | string;
+  return typeof raw === 'string' ? raw : raw.toString('utf8');
+}
+
+/** Why a name is unsafe, or undefined. */
+function unsafeName(name: string): string | undefined {
+  if (name.includes('\0')) return 'NUL in the name';
+  if (name.includes('\\')) return 'backslash in the path';
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) return 'absolute path';
+  const segments = name.replace(/\/$/, '').split('/');
+  if (segments.some((segment) => segment === '..' || segment === '.')) return 'relative path segment';
+  if (segments.some((segment) => segment === '')) return 'empty path segment';
+  return undefined;
+}
+
+/** Where the entry belongs in the layout, or why it does not. */
+function outsideLayout(name: string): string | undefined {
+  if (name === manifestEntry || name === checksumsEntry || name === odataFolder) return undefined;
+  if (name.startsWith(odataFolder)) return name === cellEntry || pjsonFiles.some(([file]) => name === `${odataFolder}${file}`) ? undefined : 'not part of the snapshot layout';
+  if (!name.startsWith(webdavFolder)) return 'not part of the snapshot layout';
+  const below = name.slice(webdavFolder.length).replace(/\/$/, '');
+  if (below === '') return undefined;
+  const last = below.split('/').pop()!;
+  if (name.endsWith('/')) return last.startsWith('.') ? 'hidden folder' : undefined;
+  return last === '.pmeta' || last === 'content' ? undefined : 'not part of the snapshot layout';
+}
+
+export async function readSmallEntry(zip: ZipFile, entry: Entry, limit = smallEntryLimit): Promise<string> {
+  return (await readEntryBytes(zip, entry, limit)).toString('utf8');
+}
+
+/** A small entry's bytes (a manifest, a `.pjson`, a `.pmeta`), with a size limit. */
+export async function readEntryBytes(zip: ZipFile, entry: Entry, limit = smallEntryLimit): Promise<Buffer> {
+  if (entry.uncompressedSize > limit) throw new CellarError('PR400-SN-0003', limit);
+  const stream = await zip.openReadStreamPromise(entry).catch((error: Error) => {
+    throw new CellarError('PR400-SN-0006', `${entryName(entry)}: ${error.message}`);
+  });
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+  } catch (error) {
+    throw new CellarError('PR400-SN-0006', `${entryName(entry)}: ${(error as Error).message}`);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CellarError('PR400-CM-0004', text.length > 200 ? `${text.slice(0, 200)}...` : text);
+  }
+}
+
+async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ entries: Map<string, Entry>; totalBytes: number }> {
+  if (zip.entryCount > limits.maxEntries) throw new CellarError('PR400-SN-0002', limits.maxEntries);
+  const entries = new Map<string, Entry>();
+  let totalBytes = 0;
+  try {
+    for await (const entry of zip.eachEntry()) {
+      const name = entryName(entry);
+      const unsafe = unsafeName(name) ?? outsideLayout(name);
+      if (unsafe) throw new CellarError('PR400-SN-0001', name, unsafe);
+      if (entries.has(name)) throw new CellarError('PR400-SN-0001', name, 'duplicate entry name');
+      const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
+      if (mode === S_IFLNK) throw new CellarError('PR400-SN-0001', name, 'symbolic link');
+      if (entry.generalPurposeBitFlag & 0x1) throw new CellarError('PR400-SN-0001', name, 'encrypted entry');
+      if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) throw new CellarError('PR400-SN-0001', name, `compression method ${entry.compressionMethod}`);
+      if (name.endsWith('/') && entry.uncompressedSize !== 0) throw new CellarError('PR400-SN-0001', name, 'folder with content');
+      totalBytes += entry.uncompressedSize;
+      if (totalBytes > limits.maxTotalBytes) throw new CellarError('PR400-SN-0003', limits.maxTotalBytes);
+      if (entry.uncompressedSize > ratioFloorBytes && entry.uncompressedSize > limits.maxCompressionRatio * Math.max(entry.compressedSize, 1)) {
+        throw new CellarError('PR400-SN-0004', name, limits.maxCompressionRatio);
+      }
+      entries.set(name, entry);
+    }
+  } catch (error) {
+    if (error instanceof CellarError) throw error;
+    throw new CellarError('PR400-SN-0006', (error as Error).message);
+  }
+  return { entries, totalBytes };
+}
+
+/** Judges the stored snapshot; throws the error the client gets. Closes the zip. */
+export async function inspectSnapshot(file: string, limits: ImportLimits): Promise<InspectedSnapshot> {
+  const zip = await openZip(file);
+  try {
+    const { entries, totalBytes } = await readEntries(zip, limits);
+    const manifestZipEntry = entries.get(manifestEntry);
+    if (!manifestZipEntry) throw new CellarError('PR400-MC-0001', manifestEntry);
+    const manifest = parseJson(await readSmallEntry(zip, manifestZipEntry, 1024 * 1024)) as SnapshotManifest;
+    if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new CellarError('PR400-CM-0004', JSON.stringify(manifest));
+    if (manifest.export_version !== snapshotExportVersion) {
+      throw new CellarError('PR400-MC-0003', snapshotExportVersion, manifest.export_version === undefined ? 'null' : JSON.stringify(manifest.export_version));
+    }
+    const required = [checksumsEntry, cellEntry, ...pjsonFiles.map(([name]) => `${odataFolder}${name}`)];
+    for (const name of required) if (!entries.has(name)) throw new CellarError('PR400-MC-0001', name);
+    if (![...entries.keys()].some((name) => name.startsWith(webdavFolder))) throw new CellarError('PR400-MC-0001', webdavFolder);
+    const checksums = parseJson(await readSmallEntry(zip, entries.get(checksumsEntry)!)) as SnapshotChecksums;
+    if (typeof checksums !== 'object' || checksums === null || Array.isArray(checksums)) throw new CellarError('PR400-SN-0006', `${checksumsEntry} is not an object`);
+    return { entries, manifest, checksums, totalBytes };
+  } finally {
+    zip.close();
+  }
+}
