@@ -1,0 +1,117 @@
+// Builds snapshot zips byte by byte, so tests can make the hostile ones no archiver would:
+// symlink entries, backslash names, lying sizes, the encryption flag, duplicate names.
+import { createHash } from 'node:crypto';
+import { crc32, deflateRawSync } from 'node:zlib';
+import { pjsonFiles } from '../../core/export-format.ts';
+
+export interface ZipEntrySpec {
+  name: string;
+  data?: Buffer | string;
+  /** Unix mode for the external attributes, e.g. 0o120777 for a symlink. */
+  mode?: number;
+  encrypted?: boolean;
+  deflate?: boolean;
+  /** Declared uncompressed size, when it should lie. */
+  declaredSize?: number;
+}
+
+export function buildZip(specs: ZipEntrySpec[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const spec of specs) {
+    const name = Buffer.from(spec.name, 'utf8');
+    const data = Buffer.isBuffer(spec.data) ? spec.data : Buffer.from(spec.data ?? '', 'utf8');
+    const packed = spec.deflate ? deflateRawSync(data) : data;
+    // An encrypted entry starts with the 12-byte ZipCrypto header.
+    const stored = spec.encrypted ? Buffer.concat([Buffer.alloc(12, 7), packed]) : packed;
+    const crc = crc32(data) >>> 0;
+    const flags = 0x0800 | (spec.encrypted ? 0x1 : 0);
+    const method = spec.deflate ? 8 : 0;
+    const size = spec.declaredSize ?? data.length;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(flags, 6);
+    local.writeUInt16LE(method, 8);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(stored.length, 18);
+    local.writeUInt32LE(size, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(0x0314, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(flags, 8);
+    central.writeUInt16LE(method, 10);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(stored.length, 20);
+    central.writeUInt32LE(size, 24);
+    central.writeUInt16LE(name.length, 28);
+    const mode = spec.mode ?? (spec.name.endsWith('/') ? 0o40755 : 0o100644);
+    central.writeUInt32LE(mode * 0x10000 + (spec.name.endsWith('/') ? 0x10 : 0), 38);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, name, stored);
+    centrals.push(central, name);
+    offset += local.length + name.length + stored.length;
+  }
+  const directory = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(specs.length, 8);
+  end.writeUInt16LE(specs.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
+}
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * The entries of a small valid snapshot: one box `box1` (id `oldbox`) holding `hello.txt`, and the
+ * main box holding `top.txt`. `change` may edit the list before the checksums are computed;
+ * `checksums` may then be edited too.
+ */
+export function snapshotEntries(options: {
+  change?: (entries: ZipEntrySpec[]) => ZipEntrySpec[];
+  checksums?: (sums: Record<string, { size: number; sha256: string }>) => void;
+  manifest?: Record<string, unknown>;
+} = {}): ZipEntrySpec[] {
+  const now = Date.now();
+  const pmeta = (t: string, extra: Record<string, unknown> = {}) => JSON.stringify({ i: `id-${Math.random()}`, t, a: null, d: {}, p: now, u: now, v: 1, ...extra });
+  let entries: ZipEntrySpec[] = [
+    { name: '00_manifest.json', data: JSON.stringify(options.manifest ?? { export_version: 2, unit_url: 'http://elsewhere/', create_date: now }) },
+    { name: '10_odata/' },
+    { name: '10_odata/00_cell.json', data: JSON.stringify({ _type: 'Cell', _id: 'oldcell', _source: { s: { Name: 'source' }, p: now, u: now } }) },
+    ...pjsonFiles.map(([file]) => ({
+      name: `10_odata/${file}`,
+      data: file === '10_box.pjson'
+        ? `${JSON.stringify({ _type: 'Box', _id: 'oldbox', _source: { s: { Name: 'box1', Schema: null }, p: now, u: now } })}\n`
+        : file === '12_extcell.pjson' ? `${JSON.stringify({ _type: 'ExtCell', _id: 'x1', _source: { s: { Url: 'https://other/' } } })}\n` : '',
+    })),
+    { name: '20_webdav/' },
+    { name: '20_webdav/.pmeta', data: pmeta('Cell') },
+    { name: '20_webdav/__/' },
+    { name: '20_webdav/__/.pmeta', data: pmeta('col.box') },
+    { name: '20_webdav/__/top.txt/' },
+    { name: '20_webdav/__/top.txt/.pmeta', data: pmeta('dav.file', { ct: 'text/plain', cl: 3 }) },
+    { name: '20_webdav/__/top.txt/content', data: 'top' },
+    { name: '20_webdav/oldbox/' },
+    { name: '20_webdav/oldbox/.pmeta', data: pmeta('col.box', { i: 'oldbox' }) },
+    { name: '20_webdav/oldbox/hello.txt/' },
+    { name: '20_webdav/oldbox/hello.txt/.pmeta', data: pmeta('dav.file', { ct: 'text/plain', cl: 5, d: { 'urn:zcolor': { value: [{ type: 'text', text: 'red' }] } } }) },
+    { name: '20_webdav/oldbox/hello.txt/content', data: 'hello' },
+  ];
+  if (options.change) entries = options.change(entries);
+  const sums: Record<string, { size: number; sha256: string }> = {};
+  for (const entry of entries) {
+    if (entry.name.endsWith('/') || entry.name === '00_manifest.json' || entry.name === '00_checksums.json') continue;
+    const data = Buffer.isBuffer(entry.data) ? entry.data : Buffer.from(entry.data ?? '', 'utf8');
+    sums[entry.name] = { size: data.length, sha256: sha256(data) };
+  }
+  options.checksums?.(sums);
+  if (!entries.some((entry) => entry.name === '00_checksums.json')) entries.push({ name: '00_checksums.json', data: JSON.stringify(sums) });
+  return entries;
+}
