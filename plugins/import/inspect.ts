@@ -1,7 +1,7 @@
 // What an import checks before its 202 (spec §9): the snapshot is read through its zip central
 // directory with yauzl and judged entry by entry, without extracting anything and without ever
-// writing to the stored file. Names are decoded and checked here (not by yauzl) so that every
-// refusal can name the entry it is about.
+// writing to the stored file. yauzl checks names first (strictFileNames), the
+// layout and the rest are checked here; every refusal names the entry it is about.
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { CellarError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, snapshotExportVersion, webdavFolder, type SnapshotChecksums, type SnapshotManifest } from '../../core/export-format.ts';
@@ -27,14 +27,28 @@ const ratioFloorBytes = 1024 * 1024;
 const smallEntryLimit = 64 * 1024 * 1024;
 
 export function openZip(file: string): Promise<ZipFile> {
-  return yauzl.openPromise(file, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: false, strictFileNames: false })
+  // strictFileNames: yauzl refuses backslashes instead of turning them into slashes.
+  return yauzl.openPromise(file, { lazyEntries: true, strictFileNames: true, validateEntrySizes: true, autoClose: false })
     .catch(() => { throw new CellarError('PR400-MC-0004'); });
 }
 
-/** The entry's name as UTF-8 text; the raw bytes, since decodeStrings is off. */
 export function entryName(entry: Entry): string {
-  const raw = entry.fileName as unknown as Buffer | string;
-  return typeof raw === 'string' ? raw : raw.toString('utf8');
+  return entry.fileName;
+}
+
+/** yauzl's own name checks, which end the central-directory walk, said the way ours are. */
+const yauzlNameErrors: Array<[RegExp, string]> = [
+  [/^invalid characters in fileName: (.*)$/s, 'backslash in the path'],
+  [/^absolute path: (.*)$/s, 'absolute path'],
+  [/^invalid relative path: (.*)$/s, 'relative path segment'],
+];
+
+function walkError(error: Error): CellarError {
+  for (const [pattern, reason] of yauzlNameErrors) {
+    const match = pattern.exec(error.message);
+    if (match) return new CellarError('PR400-SN-0001', match[1]!, reason);
+  }
+  return new CellarError('PR400-SN-0006', error.message);
 }
 
 /** Why a name is unsafe, or undefined. */
@@ -111,7 +125,7 @@ async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ entrie
     }
   } catch (error) {
     if (error instanceof CellarError) throw error;
-    throw new CellarError('PR400-SN-0006', (error as Error).message);
+    throw walkError(error as Error);
   }
   return { entries, totalBytes };
 }

@@ -3,6 +3,7 @@
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { cellarVersion } from '../../core/version.ts';
+import { importStatusRoute } from './import-status.ts';
 
 export interface ExportStatus {
   status: 'ready' | 'exportation in progress';
@@ -24,35 +25,13 @@ function exportStatus(request: Request, h: ResponseToolkit) {
   return h.response(body).type('application/json');
 }
 
-export interface ImportStatus {
-  status: 'ready' | 'importation in progress' | 'import failed';
-  started_at?: string;
-  progress?: string;
-  importation_name?: string;
-}
-
-/** GET {CellURL}__import (seeds 000/001): a running import first, then a recorded failure, else ready. */
-function importStatus(request: Request, h: ResponseToolkit) {
-  const cell = cellOf(request);
-  const job = cell.job;
-  let body: ImportStatus | NonNullable<typeof cell.importFailure> = { status: 'ready' };
-  if (job?.kind === 'import') {
-    const { status, jobs } = request.server.app.unit;
-    const percent = jobs.isWaiting(cell.id) ? 0 : status.progressOf(cell.id);
-    body = { status: 'importation in progress', started_at: job.startedAt, progress: `${percent}%`, importation_name: job.name };
-  } else if (cell.status === 'import failed' && cell.importFailure) {
-    body = cell.importFailure;
-  }
-  return h.response(body).type('application/json');
-}
-
 export const statusPlugin: Plugin<void> = {
   name: 'status',
   version: cellarVersion,
   register(server) {
     server.route([
       { method: 'GET', path: '/{cell}/__export', options: cellRoute({ access: 'read', privilege: 'root' }), handler: exportStatus },
-      { method: 'GET', path: '/{cell}/__import', options: cellRoute({ access: 'import-read', privilege: 'root' }), handler: importStatus },
+      importStatusRoute,
     ]);
   },
 };
