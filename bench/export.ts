@@ -2,62 +2,19 @@
 // runs it) against Info-ZIP's `zip -r -q` (default level) on the same files, in the same run.
 // Prints throughput and size ratios, the server's peak RSS (VmHWM) and the p99 latency of
 // GET __export polled while the export runs. Everything lives in a temporary folder, removed after.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { defaultCorpus, writeCorpus } from './lib/corpus.ts';
+import { call, freePort, peakRssMb, percentile, startServer } from './lib/unit-process.ts';
 
 const run = promisify(execFile);
-const token = 'bench-master-token-0123456789';
 /** How often the bench asks GET __export while the export runs (a client would ask every few seconds). */
 const pollIntervalMs = 50;
 const targets = { throughputRatio: 1.5, sizeRatio: 1.05, peakRssMb: 200, p99Ms: 50 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/server.ts'], {
-    cwd: path.resolve(import.meta.dirname, '..'),
-    env: { ...process.env, CELLAR_DATA_DIR: dataDir, CELLAR_PORT: String(port), CELLAR_HOST: '127.0.0.1', CELLAR_MASTER_TOKEN: token, CELLAR_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`http://127.0.0.1:${port}/__health`).then((res) => res.ok, () => false);
-    if (ok) return child;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill('SIGTERM');
-  throw new Error('the server did not start');
-}
-
-async function call(url: string, method = 'GET', body?: unknown): Promise<Response> {
-  return fetch(url, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
-}
-
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
 
 export interface ExportBenchResult {
   inputMb: number;

@@ -13,7 +13,7 @@ import { areaOf, fileUrl, snapshotFileName } from '../../snapshot-area/routes.ts
 import type { SnapshotArea, SnapshotEntry } from '../../snapshot-area/storage.ts';
 import { closing, opening, rootResponse, fileResponse } from './multistatus.ts';
 
-const statBatch = 256;
+const statBatch = 1000;
 
 async function* fileResponses(area: SnapshotArea, names: string[], baseHref: string, wanted: PropfindRequest): AsyncGenerator<string> {
   const types = await area.contentTypes();

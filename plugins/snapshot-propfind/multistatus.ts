@@ -53,6 +53,13 @@ export function rootResponse(href: string, root: { createdMs: number; modifiedMs
 }
 
 export function fileResponse(href: string, entry: SnapshotEntry, wanted: PropfindRequest): string {
+  // The common case (a listing with no body) as one template: this runs once per file.
+  if (wanted.kind === 'allprop') {
+    return `<D:response><D:href>${escapeXml(href)}</D:href><D:propstat><D:prop><D:resourcetype/>` +
+      `<D:getcontentlength>${entry.size}</D:getcontentlength><D:getcontenttype>${escapeXml(entry.contentType)}</D:getcontenttype>` +
+      `<D:getlastmodified>${httpDate(entry.modifiedMs)}</D:getlastmodified><D:creationdate>${isoDate(entry.createdMs)}</D:creationdate>` +
+      `<D:getetag>${escapeXml(entry.etag)}</D:getetag></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>`;
+  }
   return response(href, [
     davProperty('resourcetype', ''),
     davProperty('getcontentlength', String(entry.size)),
