@@ -3,11 +3,13 @@
 // the URL, `Destination` and tagged `If` lists into the box, refuses what the library gets wrong,
 // and hands the raw request to one WebDAVServer per box, whose storage is PmetaFileSystem.
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi';
 import { v2 as webdav } from 'webdav-server';
 import { param } from '../../core/auth.ts';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { mainBoxName } from '../../core/cell-content.ts';
+import { parsePropfind } from '../../core/dav-xml.ts';
 import { personiumError } from '../../core/errors.ts';
 import { cellarVersion } from '../../core/version.ts';
 import type { Unit } from '../../core/server.ts';
@@ -107,6 +109,33 @@ function mapHeaders(req: IncomingMessage, prefix: string): void {
   }
 }
 
+async function readSmallBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > smallBodyLimit) throw personiumError('PR413-DV-0001', smallBodyLimit);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * webdav-server answers a malformed PROPFIND body with 207 as if it were allprop, so the bridge
+ * reads and checks the (small) body first, then hands the library a replay of it, since the
+ * request stream is spent.
+ */
+async function checkedPropfind(req: IncomingMessage): Promise<IncomingMessage> {
+  const body = await readSmallBody(req);
+  const text = body.toString('utf8');
+  parsePropfind(text);
+  // XML Namespaces 1.0 §3 forbids undeclaring a prefix (`xmlns:p=""`).
+  if (/\sxmlns:[^\s=]+\s*=\s*(""|'')/.test(text)) throw personiumError('PR400-DV-0001');
+  const { 'transfer-encoding': _chunked, ...headers } = req.headers;
+  const replay = Readable.from(body.length > 0 ? [body] : []);
+  return Object.assign(replay, { method: req.method, url: req.url, headers: { ...headers, 'content-length': String(body.length) } }) as unknown as IncomingMessage;
+}
+
 async function handle(request: Request, h: ResponseToolkit) {
   const unit = request.server.app.unit;
   const cell = cellOf(request);
@@ -128,8 +157,9 @@ async function handle(request: Request, h: ResponseToolkit) {
   mapHeaders(req, prefix);
 
   req.url = subPath;
-  guardResponse(request.raw.res, `${unit.unitUrl()}${rawPath.slice(1)}`, method === 'HEAD');
-  boxServers.serverFor(box.dir).executeRequest(req, request.raw.res, prefix);
+  const forLibrary = method === 'PROPFIND' ? await checkedPropfind(req) : req;
+  guardResponse(request.raw.res, `${unit.unitUrl()}${rawPath.slice(1)}`, method);
+  boxServers.serverFor(box.dir).executeRequest(forLibrary, request.raw.res, prefix);
   return h.abandon;
 }
 

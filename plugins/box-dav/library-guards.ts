@@ -37,7 +37,8 @@ const codeForStatus: Record<number, ErrorCode> = {
  * Wraps `res` for the library. `resourceUrl` names the target in error messages.
  * Returns nothing; the wrapped methods stay in place for the response's life.
  */
-export function guardResponse(res: ServerResponse, resourceUrl: string, isHead: boolean): void {
+export function guardResponse(res: ServerResponse, resourceUrl: string, method: string): void {
+  const isHead = method === 'HEAD';
   const original = {
     setHeader: res.setHeader.bind(res),
     writeHead: res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse,
@@ -45,6 +46,8 @@ export function guardResponse(res: ServerResponse, resourceUrl: string, isHead: 
     end: res.end.bind(res) as (...args: unknown[]) => ServerResponse,
   };
   let bodyBytes = 0;
+  // The library answers a PUT that replaced a file and a DELETE with a bare 200; Personium's is 204.
+  const bodylessOk = (status: unknown) => status === 200 && (method === 'PUT' || method === 'DELETE');
   const done = () => res.headersSent || res.writableEnded;
 
   for (const [name, value] of Object.entries(commonHeaders())) original.setHeader(name, value);
@@ -72,6 +75,10 @@ export function guardResponse(res: ServerResponse, resourceUrl: string, isHead: 
     if (res.writableEnded) return res;
     const chunk = args[0];
     const hasChunk = typeof chunk === 'string' ? chunk.length > 0 : Buffer.isBuffer(chunk) && chunk.length > 0;
+    if (bodylessOk(res.statusCode) && !hasChunk && bodyBytes === 0 && !res.headersSent) {
+      res.statusCode = 204;
+      res.removeHeader('Content-Length');
+    }
     const code = codeForStatus[res.statusCode] ?? (res.statusCode >= 500 ? 'PR500-SV-0000' : undefined);
     if (code && bodyBytes === 0 && !hasChunk && !res.headersSent) {
       const body = JSON.stringify(errorBody(code, [resourceUrl]));

@@ -159,9 +159,10 @@ export class PmetaFileSystem extends webdav.FileSystem {
         file.destroy();
         void unlink(temp).catch(() => {});
       };
-      // webdav-server pipes the request into this stream and never ends it on an abort.
+      // webdav-server pipes the request into this stream and never ends it on an abort. A
+      // request that ended is whole even without `complete` (server.inject's fake request).
       request?.once('close', () => {
-        if (!request.complete) discard();
+        if (!request.complete && !request.readableEnded) discard();
       });
       const sink = new Writable({
         write: (chunk: Buffer, _encoding, done) => {
