@@ -4,7 +4,9 @@
 // store write that ends the job. The old content is removed only after that write; a crash before
 // it leaves the old content live and the staging folder is swept at the next start.
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { promisify } from 'node:util';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -19,6 +21,8 @@ import type { Unit } from '../../core/server.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { newContentId } from '../../core/store.ts';
 import { entryName, inspectSnapshot, openZip, readEntryBytes, type InspectedSnapshot } from './inspect.ts';
+
+const execFileAsync = promisify(execFile);
 
 function parseLine(file: string, line: string): PjsonLine {
   try {
@@ -109,7 +113,9 @@ export class CellImporter {
       const cellPmeta = await open(path.join(davRoot, '.pmeta'), 'r').then(async (handle) => { await handle.close(); return true; }, () => false);
       if (!cellPmeta) await writeFileDurably(path.join(davRoot, '.pmeta'), JSON.stringify(newPmetaFor('Cell')));
       await writeFileDurably(path.join(staging, 'odata.json'), JSON.stringify(document));
-      await fsyncDirectory(staging);
+      // One sync of the whole file system instead of an fsync per file: the swap must never
+      // point at data that a power cut could still take away.
+      await syncFileSystem(staging);
     } finally {
       zip.close();
     }
@@ -194,14 +200,18 @@ export class CellImporter {
     });
     try {
       const source = await zip.openReadStreamPromise(entry);
-      // flush: the file is fsynced before it is closed, so the swap never points at unwritten data.
-      await pipeline(source, meter, createWriteStream(target, { flags: 'wx', mode: 0o600, flush: true }));
+      await pipeline(source, meter, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
     } catch (error) {
       if (error instanceof CellarError) throw error;
       throw new CellarError('PR400-SN-0006', `${entryName(entry)}: ${(error as Error).message}`);
     }
     if (size !== expected.size || hash.digest('hex') !== expected.sha256) throw new CellarError('PR400-SN-0005', name);
   }
+}
+
+async function syncFileSystem(dir: string): Promise<void> {
+  await execFileAsync('sync', ['--file-system', dir]);
+  await fsyncDirectory(dir);
 }
 
 function checkSum(name: string, bytes: Buffer, checksums: SnapshotChecksums): void {
