@@ -15,7 +15,7 @@ import type { Entry, ZipFile } from 'yauzl';
 import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
 import { confine } from '../../core/confine.ts';
 import { CellarError, bodyOfAnyError, errorBody } from '../../core/errors.ts';
-import { cellEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine, type SnapshotChecksums } from '../../core/export-format.ts';
+import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine, type SnapshotChecksums } from '../../core/export-format.ts';
 import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
 import type { Unit } from '../../core/server.ts';
 import type { CellRecord } from '../../core/store.ts';
@@ -88,6 +88,7 @@ export class CellImporter {
     const zip = await openZip(file);
     try {
       const progress = new ImportProgress(snapshot.totalBytes, (percent) => this.unit.status.reportProgress(cellId, percent));
+      await this.#verifyListing(zip, snapshot);
       const { document, boxIds } = await this.#readOData(zip, snapshot);
       const davRoot = path.join(staging, 'dav');
       await mkdir(davRoot, { recursive: true });
@@ -119,6 +120,14 @@ export class CellImporter {
     } finally {
       zip.close();
     }
+  }
+
+  /** Every entry 00_checksums.json lists exists; the manifest, read before the 202, is checked here. */
+  async #verifyListing(zip: ZipFile, snapshot: InspectedSnapshot): Promise<void> {
+    for (const name of Object.keys(snapshot.checksums)) {
+      if (!snapshot.entries.has(name)) throw new CellarError('PR400-SN-0006', `${name} is listed in ${checksumsEntry} but missing`);
+    }
+    if (snapshot.checksums[manifestEntry]) checkSum(manifestEntry, await readEntryBytes(zip, snapshot.entries.get(manifestEntry)!), snapshot.checksums);
   }
 
   /** The OData part: Box lines become boxes with new ids; every other line is kept verbatim. */
