@@ -2,21 +2,10 @@
 // a new cell (and back into the source), exported again, and must come out the same.
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
+import { seeded as prng } from '../bench/lib/corpus.ts';
 import { postExport, untilReady, areaDirOf } from './helpers/export.ts';
 import { readZip, type ZipEntryRead } from './helpers/zip.ts';
 import { json, masterToken, startUnit, type TestUnit } from './helpers/unit.ts';
-
-/** A small seeded PRNG (mulberry32), so a failing tree can be rebuilt from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const names = ['a', 'docs', 'Ünïcödé', '日本語', 'with space', 'x-y_z', 'empty', 'deep'];
 

@@ -24,7 +24,7 @@ export interface CorpusSummary {
 }
 
 /** A small seeded generator (mulberry32), so sizes and words repeat from run to run. */
-function seeded(seed: number): () => number {
+export function seeded(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
