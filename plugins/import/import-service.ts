@@ -20,9 +20,12 @@ import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
 import type { Unit } from '../../core/server.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { newContentId } from '../../core/store.ts';
+import { TaskPool } from './task-pool.ts';
 import { entryName, inspectSnapshot, openZip, readEntryBytes, type InspectedSnapshot } from './inspect.ts';
 
 const execFileAsync = promisify(execFile);
+/** Entries extracted at once (files are opened, inflated, hashed and written in parallel). */
+const extractConcurrency = 4;
 
 function parseLine(file: string, line: string): PjsonLine {
   try {
@@ -92,19 +95,25 @@ export class CellImporter {
       const { document, boxIds } = await this.#readOData(zip, snapshot);
       const davRoot = path.join(staging, 'dav');
       await mkdir(davRoot, { recursive: true });
-      for (const [entryPath, entry] of snapshot.entries) {
-        signal.throwIfAborted();
-        if (!entryPath.startsWith(webdavFolder)) continue;
-        const target = this.#targetOf(davRoot, entryPath.slice(webdavFolder.length), boxIds);
-        if (entryPath.endsWith('/')) {
-          await mkdir(target, { recursive: true });
-          continue;
+      // Several entries in flight: each one waits on the disk most of the time.
+      const pool = new TaskPool(extractConcurrency);
+      try {
+        for (const [entryPath, entry] of snapshot.entries) {
+          signal.throwIfAborted();
+          if (!entryPath.startsWith(webdavFolder)) continue;
+          const target = this.#targetOf(davRoot, entryPath.slice(webdavFolder.length), boxIds);
+          const boxRoot = /^([^/]+)\/\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
+          await pool.add(async () => {
+            if (entryPath.endsWith('/')) return void await mkdir(target, { recursive: true });
+            await mkdir(path.dirname(target), { recursive: true });
+            if (boxRoot) await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
+            else await this.#writeFile(zip, entry, entryPath, target, snapshot.checksums, progress);
+          });
         }
-        await mkdir(path.dirname(target), { recursive: true });
-        const boxRoot = /^([^/]+)\/\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
-        if (boxRoot) await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
-        else await this.#writeFile(zip, entry, entryPath, target, snapshot.checksums, progress);
+      } finally {
+        await pool.drain().catch(() => {});
       }
+      await pool.drain();
       for (const box of [mainBoxName, ...document.boxes.map((record) => record._id)]) {
         const dir = path.join(davRoot, box);
         await mkdir(dir, { recursive: true });
