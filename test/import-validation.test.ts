@@ -2,35 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { deflateRawSync } from 'node:zlib';
 import test from 'ava';
 import { errorBody } from '../core/errors.ts';
-import { buildZip, snapshotEntries, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
-import { json, masterToken, startUnit, type TestUnit } from './helpers/unit.ts';
-
-async function unitWithCell(): Promise<TestUnit> {
-  const unit = await startUnit({ import: { maxEntries: 1000, maxTotalBytes: 50 * 1024 * 1024, maxCompressionRatio: 100 } });
-  await unit.createCell('cell1');
-  await unit.createBox('cell1', 'keep');
-  // Box content goes in over a real socket, as a WebDAV client would send it.
-  const url = await unit.listen();
-  const put = await fetch(`${url}/cell1/keep/old.txt`, { method: 'PUT', body: 'old content', headers: { authorization: `Bearer ${masterToken}` } });
-  if (put.status !== 201) throw new Error(`PUT ${put.status}`);
-  return unit;
-}
-
-async function upload(unit: TestUnit, name: string, zip: Buffer): Promise<void> {
-  const res = await unit.as({ method: 'PUT', url: `/cell1/__snapshot/${name}.zip`, payload: zip, headers: { 'content-type': 'application/zip' } });
-  if (![201, 204].includes(res.statusCode)) throw new Error(`upload ${res.statusCode}`);
-}
-
-const startImport = (unit: TestUnit, name: string) => unit.as({ method: 'POST', url: '/cell1/__import', payload: { Name: name } });
-
-async function importStatus(unit: TestUnit): Promise<Record<string, any>> {
-  for (let i = 0; i < 200; i++) {
-    const status = json(await unit.as({ method: 'GET', url: '/cell1/__import' }));
-    if (status.status !== 'importation in progress') return status;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error('import did not end');
-}
+import { buildZip, importStatus, snapshotEntries, startImport, unitWithCell, upload, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
+import { json, type TestUnit } from './helpers/unit.ts';
 
 /** The cell is exactly as it was, and nothing was left beside its content. */
 async function assertUntouched(t: import('ava').ExecutionContext, unit: TestUnit): Promise<void> {

@@ -47,7 +47,12 @@ class ImportProgress {
   }
 }
 
+/** A test seam: awaited before each `20_webdav/` entry is extracted. */
+export type BeforeEntryHook = (entry: string, signal: AbortSignal) => Promise<void>;
+
 export class CellImporter {
+  beforeEntry: BeforeEntryHook | undefined;
+
   constructor(private readonly unit: Unit) {}
 
   /** Checks the stored snapshot, then records and queues the import; resolves before the 202. */
@@ -101,6 +106,8 @@ export class CellImporter {
         for (const [entryPath, entry] of snapshot.entries) {
           signal.throwIfAborted();
           if (!entryPath.startsWith(webdavFolder)) continue;
+          await this.beforeEntry?.(entryPath, signal);
+          signal.throwIfAborted();
           const target = this.#targetOf(davRoot, entryPath.slice(webdavFolder.length), boxIds);
           const boxRoot = /^([^/]+)\/\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
           await pool.add(async () => {

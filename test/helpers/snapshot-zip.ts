@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { pjsonFiles } from '../../core/export-format.ts';
+import { json, masterToken, startUnit, type TestUnit } from './unit.ts';
 
 export interface ZipEntrySpec {
   name: string;
@@ -114,4 +115,33 @@ export function snapshotEntries(options: {
   options.checksums?.(sums);
   if (!entries.some((entry) => entry.name === '00_checksums.json')) entries.push({ name: '00_checksums.json', data: JSON.stringify(sums) });
   return entries;
+}
+
+/** A unit with cell1 holding box `keep` with `old.txt` ("old content"), put over a real socket. */
+export async function unitWithCell(overrides: Parameters<typeof startUnit>[0] = {}): Promise<TestUnit> {
+  const unit = await startUnit({ import: { maxEntries: 1000, maxTotalBytes: 50 * 1024 * 1024, maxCompressionRatio: 100 }, ...overrides });
+  await unit.createCell('cell1');
+  await unit.createBox('cell1', 'keep');
+  const url = await unit.listen();
+  const put = await fetch(`${url}/cell1/keep/old.txt`, { method: 'PUT', body: 'old content', headers: { authorization: `Bearer ${masterToken}` } });
+  if (put.status !== 201) throw new Error(`PUT ${put.status}`);
+  return unit;
+}
+
+/** Puts a zip into cell1's snapshot area as `{name}.zip`. */
+export async function upload(unit: TestUnit, name: string, zip: Buffer): Promise<void> {
+  const res = await unit.as({ method: 'PUT', url: `/cell1/__snapshot/${name}.zip`, payload: zip, headers: { 'content-type': 'application/zip' } });
+  if (![201, 204].includes(res.statusCode)) throw new Error(`upload ${res.statusCode}`);
+}
+
+export const startImport = (unit: TestUnit, name: string) => unit.as({ method: 'POST', url: '/cell1/__import', payload: { Name: name } });
+
+/** Polls GET __import until the import is no longer in progress; returns that status. */
+export async function importStatus(unit: TestUnit): Promise<Record<string, any>> {
+  for (let i = 0; i < 400; i++) {
+    const status = json(await unit.as({ method: 'GET', url: '/cell1/__import' }));
+    if (status.status !== 'importation in progress') return status;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('import did not end');
 }

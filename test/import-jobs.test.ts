@@ -1,0 +1,129 @@
+import { readdir } from 'node:fs/promises';
+import test from 'ava';
+import { errorBody } from '../core/errors.ts';
+import { buildZip, importStatus, snapshotEntries, startImport, unitWithCell, upload, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
+import { json, type TestUnit } from './helpers/unit.ts';
+
+/** Holds the running import before the first `20_webdav/` entry `matches` accepts, until released. */
+function holdImportAt(unit: TestUnit, matches: (entry: string) => boolean) {
+  let reach!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => { reach = resolve; });
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  let held = false;
+  unit.server.plugins.import.importer.beforeEntry = async (entry) => {
+    if (held || !matches(entry)) return;
+    held = true;
+    reach();
+    await released;
+  };
+  return { reached, release };
+}
+
+/** Ten files of 100 KB in the main box, f0 … f9, on top of the small snapshot. */
+const tenFiles = () => buildZip(snapshotEntries({
+  change: (entries) => [
+    ...entries,
+    ...Array.from({ length: 10 }, (_, i): ZipEntrySpec[] => [
+      { name: `20_webdav/__/f${i}/` },
+      { name: `20_webdav/__/f${i}/.pmeta`, data: JSON.stringify({ i: `f${i}`, t: 'dav.file', a: null, d: {}, p: 1, u: 1, v: 1, ct: 'application/octet-stream', cl: 100_000 }) },
+      { name: `20_webdav/__/f${i}/content`, data: Buffer.alloc(100_000, i) },
+    ]).flat(),
+  ],
+}));
+
+const cellId = (unit: TestUnit) => unit.server.app.unit.store.findCell('cell1')!.id;
+
+test('while an import runs, GET shows it, writes get 409 [cell import] and reads still see the old content', async (t) => {
+  const unit = await unitWithCell();
+  t.teardown(() => unit.stop());
+  await upload(unit, 'good', buildZip(snapshotEntries()));
+  const hold = holdImportAt(unit, (entry) => entry.endsWith('/content'));
+  t.is((await startImport(unit, 'good')).statusCode, 202);
+  await hold.reached;
+
+  const res = await unit.as({ method: 'GET', url: '/cell1/__import' });
+  t.is(res.headers['content-type'], 'application/json; charset=utf-8');
+  const status = json(res);
+  t.deepEqual(Object.keys(status), ['status', 'started_at', 'progress', 'importation_name']);
+  t.like(status, { status: 'importation in progress', importation_name: 'good' });
+  const refused = errorBody('PR409-CM-0002', ['cell import']);
+  t.deepEqual(json(await startImport(unit, 'good')), refused);
+  t.deepEqual(json(await unit.as({ method: 'POST', url: '/cell1/__export', payload: { Name: 'x' } })), refused);
+  t.deepEqual(json(await unit.as({ method: 'PUT', url: '/cell1/keep/new.txt', payload: 'x' })), refused);
+  t.deepEqual(json(await unit.as({ method: 'POST', url: '/cell1/__ctl/Box', payload: { Name: 'other' } })), refused);
+  t.is((await unit.as({ method: 'GET', url: '/cell1/keep/old.txt' })).payload, 'old content');
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__/top.txt' })).statusCode, 404, 'the staged content is not visible');
+
+  hold.release();
+  t.deepEqual(await importStatus(unit), { status: 'ready' });
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__/top.txt' })).payload, 'top');
+});
+
+test('progress is weighted by bytes, never goes down and reaches 100%', async (t) => {
+  const unit = await unitWithCell();
+  t.teardown(() => unit.stop());
+  await upload(unit, 'ten', tenFiles());
+  const { status } = unit.server.app.unit;
+  const reported: number[] = [];
+  const report = status.reportProgress.bind(status);
+  status.reportProgress = (id, percent) => {
+    if (id === cellId(unit)) reported.push(Math.floor(percent));
+    report(id, percent);
+  };
+  const hold = holdImportAt(unit, (entry) => entry === '20_webdav/__/f5/content');
+  t.is((await startImport(unit, 'ten')).statusCode, 202);
+  await hold.reached;
+  // Five of ten equal files are in (once those still in flight have landed): about half the bytes.
+  const percent = async () => Number.parseInt(json(await unit.as({ method: 'GET', url: '/cell1/__import' })).progress, 10);
+  let halfway = await percent();
+  for (let settled = -1; settled !== halfway; halfway = await percent()) {
+    settled = halfway;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.true(halfway >= 40 && halfway <= 55, `${halfway}%`);
+  hold.release();
+  t.deepEqual(await importStatus(unit), { status: 'ready' });
+  t.deepEqual(reported, [...reported].sort((a, b) => a - b), 'never goes down');
+  t.is(reported.at(-1), 100);
+  t.true(new Set(reported).size > 5);
+});
+
+test('a later successful import returns an import-failed cell to normal and clears the failure', async (t) => {
+  const unit = await unitWithCell();
+  t.teardown(() => unit.stop());
+  await upload(unit, 'bad', buildZip(snapshotEntries({ checksums: (sums) => { sums['20_webdav/__/top.txt/content']!.size = 4; } })));
+  await startImport(unit, 'bad');
+  t.like(await importStatus(unit), { status: 'import failed', message: errorBody('PR400-SN-0005', ['20_webdav/__/top.txt/content']) });
+  t.deepEqual(json(await unit.as({ method: 'PUT', url: '/cell1/__snapshot/good.zip', payload: 'x' })), errorBody('PR409-CM-0001'));
+
+  // The snapshot area is closed too, so the good zip is placed on disk as an operator would.
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(`${unit.server.app.unit.contents.snapshotDir(cellId(unit))}/good.zip`, buildZip(snapshotEntries()));
+  t.is((await startImport(unit, 'good')).statusCode, 202);
+  t.deepEqual(await importStatus(unit), { status: 'ready' });
+  const cell = unit.server.app.unit.store.findCell('cell1')!;
+  t.is(cell.status, 'normal');
+  t.is(cell.importFailure, undefined);
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__ctl/Box' })).statusCode, 200);
+  t.deepEqual(await readdir(unit.server.app.unit.contents.cellDir(cell.id)), [cell.contentId]);
+});
+
+test('an import stopped by a shutdown ends as import failed and leaves the old content live', async (t) => {
+  const unit = await unitWithCell();
+  t.teardown(() => unit.stop());
+  await upload(unit, 'ten', tenFiles());
+  const { store, jobs, contents } = unit.server.app.unit;
+  const before = store.findCell('cell1')!.contentId;
+  unit.server.plugins.import.importer.beforeEntry = async (entry, signal) => {
+    if (entry === '20_webdav/__/f3/content') await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+  };
+  t.is((await startImport(unit, 'ten')).statusCode, 202);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await jobs.stop(5000);
+  const cell = store.findCell('cell1')!;
+  t.is(cell.status, 'import failed');
+  t.deepEqual(cell.importFailure?.message, errorBody('PR503-SV-0002'));
+  t.is(cell.contentId, before);
+  t.deepEqual(await readdir(contents.cellDir(cell.id)), [before], 'the staging folder is removed');
+});
