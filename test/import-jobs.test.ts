@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import test from 'ava';
 import { errorBody } from '../core/errors.ts';
-import { buildZip, importStatus, snapshotEntries, startImport, unitWithCell, upload, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
+import { buildZip, importStatus, snapshotEntries, settledContentDirs, startImport, unitWithCell, upload, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
 import { json, type TestUnit } from './helpers/unit.ts';
 
 /** Holds the running import before the first `20_webdav/` entry `matches` accepts, until released. */
@@ -106,7 +106,7 @@ test('a later successful import returns an import-failed cell to normal and clea
   t.is(cell.status, 'normal');
   t.is(cell.importFailure, undefined);
   t.is((await unit.as({ method: 'GET', url: '/cell1/__ctl/Box' })).statusCode, 200);
-  t.deepEqual(await readdir(unit.server.app.unit.contents.cellDir(cell.id)), [cell.contentId]);
+  t.deepEqual(await settledContentDirs(unit), [cell.contentId]);
 });
 
 test('an import stopped by a shutdown ends as import failed and leaves the old content live', async (t) => {
@@ -126,4 +126,19 @@ test('an import stopped by a shutdown ends as import failed and leaves the old c
   t.deepEqual(cell.importFailure?.message, errorBody('PR503-SV-0002'));
   t.is(cell.contentId, before);
   t.deepEqual(await readdir(contents.cellDir(cell.id)), [before], 'the staging folder is removed');
+});
+
+test('a large entry that expands past its declared size fails the import as damaged while streaming', async (t) => {
+  const unit = await unitWithCell();
+  t.teardown(() => unit.stop());
+  const { randomBytes } = await import('node:crypto');
+  const name = '20_webdav/__/top.txt/content';
+  await upload(unit, 'liar', buildZip(snapshotEntries({
+    change: (entries) => entries.map((entry) => entry.name === name ? { ...entry, data: randomBytes(3 * 1024 * 1024), deflate: true, declaredSize: 2 * 1024 * 1024 } : entry),
+  })));
+  t.is((await startImport(unit, 'liar')).statusCode, 202);
+  const status = await importStatus(unit);
+  t.is(status.message.code, 'PR400-SN-0006');
+  t.regex(status.message.message.value, /20_webdav\/__\/top\.txt\/content: too many bytes in the stream/);
+  t.deepEqual(await settledContentDirs(unit), [unit.server.app.unit.store.findCell('cell1')!.contentId]);
 });

@@ -5,12 +5,9 @@
 // it leaves the old content live and the staging folder is swept at the next start.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { promisify } from 'node:util';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Entry, ZipFile } from 'yauzl';
 import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
 import { confine } from '../../core/confine.ts';
@@ -20,8 +17,9 @@ import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
 import type { Unit } from '../../core/server.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { newContentId } from '../../core/store.ts';
+import { writeEntry } from './entry-writer.ts';
 import { TaskPool } from './task-pool.ts';
-import { entryName, inspectSnapshot, openZip, readEntryBytes, type InspectedSnapshot } from './inspect.ts';
+import { inspectSnapshot, openZip, readEntryBytes, type InspectedSnapshot } from './inspect.ts';
 
 const execFileAsync = promisify(execFile);
 /** Entries extracted at once (files are opened, inflated, hashed and written in parallel). */
@@ -94,6 +92,7 @@ export class CellImporter {
 
   async #extract(file: string, snapshot: InspectedSnapshot, staging: string, cellId: string, signal: AbortSignal): Promise<void> {
     const zip = await openZip(file);
+    const zipHandle = await open(file, 'r');
     try {
       const progress = new ImportProgress(snapshot.totalBytes, (percent) => this.unit.status.reportProgress(cellId, percent));
       await this.#verifyListing(zip, snapshot);
@@ -112,9 +111,9 @@ export class CellImporter {
           const boxRoot = /^([^/]+)\/\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
           await pool.add(async () => {
             if (entryPath.endsWith('/')) return void await mkdir(target, { recursive: true });
+            if (!boxRoot) return this.#writeFile(zip, zipHandle, entry, entryPath, target, snapshot.checksums, progress);
             await mkdir(path.dirname(target), { recursive: true });
-            if (boxRoot) await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
-            else await this.#writeFile(zip, entry, entryPath, target, snapshot.checksums, progress);
+            await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
           });
         }
       } finally {
@@ -134,6 +133,7 @@ export class CellImporter {
       // point at data that a power cut could still take away.
       await syncFileSystem(staging);
     } finally {
+      await zipHandle.close();
       zip.close();
     }
   }
@@ -209,29 +209,14 @@ export class CellImporter {
     await writeFileDurably(target, JSON.stringify({ ...pmeta, i: boxId === mainBoxName ? pmeta.i : boxId }));
   }
 
-  /** Streams one entry to disk with 'wx', hashing it on the way; fsynced before it counts. */
-  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, checksums: SnapshotChecksums, progress: ImportProgress): Promise<void> {
+  /** One file entry to disk, held against its line in 00_checksums.json. */
+  async #writeFile(zip: ZipFile, zipHandle: FileHandle, entry: Entry, name: string, target: string, checksums: SnapshotChecksums, progress: ImportProgress): Promise<void> {
     const expected = checksums[name];
     if (!expected) throw new CellarError('PR400-SN-0005', name);
-    const hash = createHash('sha256');
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        progress.add(chunk.length);
-        done(null, chunk);
-      },
-    });
-    try {
-      const source = await zip.openReadStreamPromise(entry);
-      await pipeline(source, meter, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
-    } catch (error) {
-      if (error instanceof CellarError) throw error;
-      throw new CellarError('PR400-SN-0006', `${entryName(entry)}: ${(error as Error).message}`);
-    }
-    if (size !== expected.size || hash.digest('hex') !== expected.sha256) throw new CellarError('PR400-SN-0005', name);
+    const written = await writeEntry(zip, zipHandle, entry, target, (bytes) => progress.add(bytes));
+    if (written.size !== expected.size || written.sha256 !== expected.sha256) throw new CellarError('PR400-SN-0005', name);
   }
+
 }
 
 async function syncFileSystem(dir: string): Promise<void> {

@@ -1,6 +1,7 @@
 // Builds snapshot zips byte by byte, so tests can make the hostile ones no archiver would:
 // symlink entries, backslash names, lying sizes, the encryption flag, duplicate names.
 import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { pjsonFiles } from '../../core/export-format.ts';
 import { json, masterToken, startUnit, type TestUnit } from './unit.ts';
@@ -144,4 +145,16 @@ export async function importStatus(unit: TestUnit): Promise<Record<string, any>>
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error('import did not end');
+}
+
+/** The folders of a cell's data once the job has removed what it replaced (it does so after the swap). */
+export async function settledContentDirs(unit: TestUnit, cellName = 'cell1'): Promise<string[]> {
+  const { store, contents } = unit.server.app.unit;
+  const dir = contents.cellDir(store.findCell(cellName)!.id);
+  let names = await readdir(dir);
+  for (let i = 0; i < 100 && names.length > 1; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    names = await readdir(dir);
+  }
+  return names;
 }

@@ -1,0 +1,91 @@
+// Writes one zip entry to a new file ('wx': never over something) and says what it wrote: its
+// size and SHA-256, for the caller to hold against 00_checksums.json. Small entries, the bulk of a
+// cell, are read with one positioned read, inflated in one call and written in one call: each file
+// system call is a trip through libuv's thread pool, and a 16 KiB stream costs hundreds of them.
+// Larger entries stream with backpressure, so memory stays flat whatever the file size.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { inflateRaw } from 'node:zlib';
+import type { Entry, ZipFile } from 'yauzl';
+import { CellarError } from '../../core/errors.ts';
+
+/** Entries up to this size (both compressed and expanded) are handled whole, in memory. */
+export const wholeEntryLimit = 1024 * 1024;
+
+const inflateRawAsync = promisify(inflateRaw);
+
+export interface Written {
+  size: number;
+  sha256: string;
+}
+
+function damaged(entry: Entry, reason: string): CellarError {
+  return new CellarError('PR400-SN-0006', `${entry.fileName}: ${reason}`);
+}
+
+/** The entry's bytes, no more than its central-directory size says (a lie is an error). */
+async function readWhole(zip: ZipFile, zipHandle: FileHandle, entry: Entry): Promise<Buffer> {
+  const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true }).catch((error: Error) => { throw damaged(entry, error.message); });
+  const raw = Buffer.allocUnsafe(entry.compressedSize);
+  const { bytesRead } = await zipHandle.read(raw, 0, raw.length, fileDataStart);
+  if (bytesRead !== raw.length) throw damaged(entry, 'the zip ends inside the entry');
+  if (entry.compressionMethod === 0) {
+    if (raw.length !== entry.uncompressedSize) throw damaged(entry, `stored size ${raw.length} is not the declared ${entry.uncompressedSize}`);
+    return raw;
+  }
+  let data: Buffer;
+  try {
+    // One byte more than declared is enough to catch an entry that expands beyond its size.
+    data = await inflateRawAsync(raw, { maxOutputLength: entry.uncompressedSize + 1 });
+  } catch (error) {
+    throw damaged(entry, (error as Error).message);
+  }
+  if (data.length !== entry.uncompressedSize) throw damaged(entry, `expands to ${data.length > entry.uncompressedSize ? 'more than' : data.length} bytes, not the declared ${entry.uncompressedSize}`);
+  return data;
+}
+
+/** Creates the file; its folder is made only when missing, which saves a call on most files. */
+async function writeNew(target: string, data: Buffer): Promise<void> {
+  try {
+    await writeFile(target, data, { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(target, data, { flag: 'wx', mode: 0o600 });
+  }
+}
+
+async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress: (bytes: number) => void): Promise<Written> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      progress(chunk.length);
+      done(null, chunk);
+    },
+  });
+  await mkdir(path.dirname(target), { recursive: true });
+  try {
+    // validateEntrySizes (set when the zip was opened) fails the stream past the declared size.
+    await pipeline(await zip.openReadStreamPromise(entry), meter, createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 }));
+  } catch (error) {
+    throw damaged(entry, (error as Error).message);
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+export async function writeEntry(zip: ZipFile, zipHandle: FileHandle, entry: Entry, target: string, progress: (bytes: number) => void): Promise<Written> {
+  if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) return streamEntry(zip, entry, target, progress);
+  const data = await readWhole(zip, zipHandle, entry);
+  const sha256 = createHash('sha256').update(data).digest('hex');
+  await writeNew(target, data);
+  progress(data.length);
+  return { size: data.length, sha256 };
+}
