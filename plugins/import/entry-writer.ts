@@ -1,11 +1,11 @@
 // Writes one zip entry to a new file ('wx': never over something) and says what it wrote: its
 // size and SHA-256, for the caller to hold against 00_checksums.json. Small entries, the bulk of a
-// cell, are read with one positioned read, inflated in one call and written in one call: each file
+// cell, are read whole (from the reader's cached blocks), inflated in one call and written in one call: each file
 // system call is a trip through libuv's thread pool, and a 16 KiB stream costs hundreds of them.
 // Larger entries stream with backpressure, so memory stays flat whatever the file size.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { inflateRaw } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { CellarError } from '../../core/errors.ts';
+import { readAt } from './block-reader.ts';
 
 /** Entries up to this size (both compressed and expanded) are handled whole, in memory. */
 export const wholeEntryLimit = 1024 * 1024;
@@ -29,10 +30,11 @@ function damaged(entry: Entry, reason: string): CellarError {
 }
 
 /** The entry's bytes, no more than its central-directory size says (a lie is an error). */
-async function readWhole(zip: ZipFile, zipHandle: FileHandle, entry: Entry): Promise<Buffer> {
+async function readWhole(zip: ZipFile, entry: Entry): Promise<Buffer> {
   const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true }).catch((error: Error) => { throw damaged(entry, error.message); });
   const raw = Buffer.allocUnsafe(entry.compressedSize);
-  const { bytesRead } = await zipHandle.read(raw, 0, raw.length, fileDataStart);
+  // Served from the cached block it is in (block-reader.ts).
+  const bytesRead = await readAt(zip, raw, fileDataStart).catch((error: Error) => { throw damaged(entry, error.message); });
   if (bytesRead !== raw.length) throw damaged(entry, 'the zip ends inside the entry');
   if (entry.compressionMethod === 0) {
     if (raw.length !== entry.uncompressedSize) throw damaged(entry, `stored size ${raw.length} is not the declared ${entry.uncompressedSize}`);
@@ -81,9 +83,9 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
   return { size, sha256: hash.digest('hex') };
 }
 
-export async function writeEntry(zip: ZipFile, zipHandle: FileHandle, entry: Entry, target: string, progress: (bytes: number) => void): Promise<Written> {
+export async function writeEntry(zip: ZipFile, entry: Entry, target: string, progress: (bytes: number) => void): Promise<Written> {
   if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) return streamEntry(zip, entry, target, progress);
-  const data = await readWhole(zip, zipHandle, entry);
+  const data = await readWhole(zip, entry);
   const sha256 = createHash('sha256').update(data).digest('hex');
   await writeNew(target, data);
   progress(data.length);

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
 import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
@@ -92,7 +92,6 @@ export class CellImporter {
 
   async #extract(file: string, snapshot: InspectedSnapshot, staging: string, cellId: string, signal: AbortSignal): Promise<void> {
     const zip = await openZip(file);
-    const zipHandle = await open(file, 'r');
     try {
       const progress = new ImportProgress(snapshot.totalBytes, (percent) => this.unit.status.reportProgress(cellId, percent));
       await this.#verifyListing(zip, snapshot);
@@ -111,7 +110,7 @@ export class CellImporter {
           const boxRoot = /^([^/]+)\/\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
           await pool.add(async () => {
             if (entryPath.endsWith('/')) return void await mkdir(target, { recursive: true });
-            if (!boxRoot) return this.#writeFile(zip, zipHandle, entry, entryPath, target, snapshot.checksums, progress);
+            if (!boxRoot) return this.#writeFile(zip, entry, entryPath, target, snapshot.checksums, progress);
             await mkdir(path.dirname(target), { recursive: true });
             await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
           });
@@ -133,7 +132,6 @@ export class CellImporter {
       // point at data that a power cut could still take away.
       await syncFileSystem(staging);
     } finally {
-      await zipHandle.close();
       zip.close();
     }
   }
@@ -210,10 +208,10 @@ export class CellImporter {
   }
 
   /** One file entry to disk, held against its line in 00_checksums.json. */
-  async #writeFile(zip: ZipFile, zipHandle: FileHandle, entry: Entry, name: string, target: string, checksums: SnapshotChecksums, progress: ImportProgress): Promise<void> {
+  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, checksums: SnapshotChecksums, progress: ImportProgress): Promise<void> {
     const expected = checksums[name];
     if (!expected) throw new CellarError('PR400-SN-0005', name);
-    const written = await writeEntry(zip, zipHandle, entry, target, (bytes) => progress.add(bytes));
+    const written = await writeEntry(zip, entry, target, (bytes) => progress.add(bytes));
     if (written.size !== expected.size || written.sha256 !== expected.sha256) throw new CellarError('PR400-SN-0005', name);
   }
 

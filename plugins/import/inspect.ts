@@ -2,7 +2,8 @@
 // directory with yauzl and judged entry by entry, without extracting anything and without ever
 // writing to the stored file. yauzl checks names first (strictFileNames), the
 // layout and the rest are checked here; every refusal names the entry it is about.
-import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
+import { openBlockZip } from './block-reader.ts';
 import { CellarError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, snapshotExportVersion, webdavFolder, type SnapshotChecksums, type SnapshotManifest } from '../../core/export-format.ts';
 
@@ -28,7 +29,7 @@ const smallEntryLimit = 64 * 1024 * 1024;
 
 export function openZip(file: string): Promise<ZipFile> {
   // strictFileNames: yauzl refuses backslashes instead of turning them into slashes.
-  return yauzl.openPromise(file, { lazyEntries: true, strictFileNames: true, validateEntrySizes: true, autoClose: false })
+  return openBlockZip(file, { lazyEntries: true, strictFileNames: true, validateEntrySizes: true, autoClose: false })
     .catch(() => { throw new CellarError('PR400-MC-0004'); });
 }
 

@@ -1,0 +1,106 @@
+// A zip file as yauzl reads it, through a few cached 1 MiB blocks. yauzl reads a central directory
+// record with two small reads and a local header with one more; done as plain positioned reads,
+// each is a trip through libuv's thread pool, which dominated the import of a cell of small files.
+// Here a small read is served from the block that holds it (one read per MiB of zip, whether
+// walking the central directory or the entries in order); large ranges stream from the file.
+import { close, fstat, open, read } from 'node:fs';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import yauzl, { type Options, type ZipFile } from 'yauzl';
+
+const blockSize = 1024 * 1024;
+/** Blocks kept: enough for the central directory walk and a few entries being extracted at once. */
+const keptBlocks = 4;
+/** Reads of a streamed (large) entry. */
+const streamChunk = 256 * 1024;
+
+const readAsync = promisify(read);
+
+class BlockReader extends yauzl.RandomAccessReader {
+  readonly #blocks = new Map<number, Promise<Buffer>>();
+
+  constructor(private readonly fd: number, private readonly size: number) {
+    super();
+  }
+
+  #block(index: number): Promise<Buffer> {
+    let block = this.#blocks.get(index);
+    if (block) {
+      this.#blocks.delete(index); // re-inserted below: the Map's order is the least recently used first
+    } else {
+      const length = Math.min(blockSize, this.size - index * blockSize);
+      block = readAsync(this.fd, Buffer.allocUnsafe(length), 0, length, index * blockSize).then(({ buffer, bytesRead }) => buffer.subarray(0, bytesRead));
+      block.catch(() => this.#blocks.delete(index));
+    }
+    this.#blocks.set(index, block);
+    while (this.#blocks.size > keptBlocks) this.#blocks.delete(this.#blocks.keys().next().value!);
+    return block;
+  }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (error: Error | null, bytesRead?: number) => void): void {
+    if (length > blockSize) {
+      read(this.fd, buffer, offset, length, position, (error, bytesRead) => callback(error, bytesRead));
+      return;
+    }
+    void (async () => {
+      let copied = 0;
+      while (copied < length && position + copied < this.size) {
+        const at = position + copied;
+        const block = await this.#block(Math.floor(at / blockSize));
+        const from = at % blockSize;
+        if (from >= block.length) break;
+        copied += block.copy(buffer, offset + copied, from, Math.min(block.length, from + length - copied));
+      }
+      return copied;
+    })().then((bytesRead) => callback(null, bytesRead), (error: Error) => callback(error));
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    // Its own reads, not fs.createReadStream: the descriptor is shared and must stay open.
+    const fd = this.fd;
+    let position = start;
+    const stream: Readable = new Readable({
+      highWaterMark: streamChunk,
+      read(size) {
+        const length = Math.min(Math.max(size, streamChunk), end - position);
+        if (length <= 0) return void stream.push(null);
+        readAsync(fd, Buffer.allocUnsafe(length), 0, length, position).then(({ buffer, bytesRead }) => {
+          position += bytesRead;
+          stream.push(bytesRead ? buffer.subarray(0, bytesRead) : null);
+        }, (error: Error) => stream.destroy(error));
+      },
+    });
+    return stream;
+  }
+
+  override close(callback: (error: Error | null) => void): void {
+    this.#blocks.clear();
+    close(this.fd, (error) => callback(error ?? null));
+  }
+}
+
+const readers = new WeakMap<ZipFile, BlockReader>();
+
+/** Opens a zip for yauzl through a BlockReader; `zip.close()` closes the file. */
+export async function openBlockZip(file: string, options: Options): Promise<ZipFile> {
+  const fd = await promisify(open)(file, 'r');
+  try {
+    const { size } = await promisify(fstat)(fd);
+    const reader = new BlockReader(fd, size);
+    const zip = await yauzl.fromRandomAccessReaderPromise(reader, size, options);
+    readers.set(zip, reader);
+    return zip;
+  } catch (error) {
+    close(fd, () => {});
+    throw error;
+  }
+}
+
+/** Fills `buffer` from `position` of a zip opened by openBlockZip; resolves with the bytes read. */
+export function readAt(zip: ZipFile, buffer: Buffer, position: number): Promise<number> {
+  const reader = readers.get(zip);
+  if (!reader) return Promise.reject(new Error('not opened by openBlockZip'));
+  return new Promise((resolve, reject) => {
+    reader.read(buffer, 0, buffer.length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead ?? 0)));
+  });
+}
