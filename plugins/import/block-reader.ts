@@ -16,25 +16,55 @@ const streamChunk = 256 * 1024;
 
 const readAsync = promisify(read);
 
+interface Block {
+  memory: Buffer;
+  data: Promise<Buffer>;
+  /** Reads copying out of it: its memory is reused only once it is evicted and has none. */
+  users: number;
+  evicted: boolean;
+}
+
 class BlockReader extends yauzl.RandomAccessReader {
-  readonly #blocks = new Map<number, Promise<Buffer>>();
+  readonly #blocks = new Map<number, Block>();
+  /** Memory of evicted blocks, reused: a new 1 MiB buffer per MiB read would leave the garbage collector far behind. */
+  readonly #spare: Buffer[] = [];
 
   constructor(private readonly fd: number, private readonly size: number) {
     super();
   }
 
-  #block(index: number): Promise<Buffer> {
+  #acquire(index: number): Block {
     let block = this.#blocks.get(index);
     if (block) {
       this.#blocks.delete(index); // re-inserted below: the Map's order is the least recently used first
     } else {
+      const memory = this.#spare.pop() ?? Buffer.allocUnsafe(blockSize);
       const length = Math.min(blockSize, this.size - index * blockSize);
-      block = readAsync(this.fd, Buffer.allocUnsafe(length), 0, length, index * blockSize).then(({ buffer, bytesRead }) => buffer.subarray(0, bytesRead));
-      block.catch(() => this.#blocks.delete(index));
+      const data = readAsync(this.fd, memory, 0, length, index * blockSize).then(({ bytesRead }) => memory.subarray(0, bytesRead));
+      const fresh: Block = { memory, data, users: 0, evicted: false };
+      data.catch(() => { if (this.#blocks.get(index) === fresh) this.#blocks.delete(index); });
+      block = fresh;
     }
+    block.users += 1;
     this.#blocks.set(index, block);
-    while (this.#blocks.size > keptBlocks) this.#blocks.delete(this.#blocks.keys().next().value!);
+    while (this.#blocks.size > keptBlocks) {
+      const [oldest, evicted] = this.#blocks.entries().next().value!;
+      this.#blocks.delete(oldest);
+      evicted.evicted = true;
+      this.#recycle(evicted);
+    }
     return block;
+  }
+
+  #release(block: Block): void {
+    block.users -= 1;
+    this.#recycle(block);
+  }
+
+  #recycle(block: Block): void {
+    if (!block.evicted || block.users > 0) return;
+    block.users = Number.POSITIVE_INFINITY; // once
+    block.data.then(() => { if (this.#spare.length < keptBlocks) this.#spare.push(block.memory); }, () => {});
   }
 
   override read(buffer: Buffer, offset: number, length: number, position: number, callback: (error: Error | null, bytesRead?: number) => void): void {
@@ -46,10 +76,15 @@ class BlockReader extends yauzl.RandomAccessReader {
       let copied = 0;
       while (copied < length && position + copied < this.size) {
         const at = position + copied;
-        const block = await this.#block(Math.floor(at / blockSize));
-        const from = at % blockSize;
-        if (from >= block.length) break;
-        copied += block.copy(buffer, offset + copied, from, Math.min(block.length, from + length - copied));
+        const block = this.#acquire(Math.floor(at / blockSize));
+        try {
+          const data = await block.data;
+          const from = at % blockSize;
+          if (from >= data.length) break;
+          copied += data.copy(buffer, offset + copied, from, Math.min(data.length, from + length - copied));
+        } finally {
+          this.#release(block);
+        }
       }
       return copied;
     })().then((bytesRead) => callback(null, bytesRead), (error: Error) => callback(error));

@@ -30,9 +30,23 @@ function damaged(entry: Entry, reason: string): CellarError {
 }
 
 /** The entry's bytes, no more than its central-directory size says (a lie is an error). */
-async function readWhole(zip: ZipFile, entry: Entry): Promise<Buffer> {
+/** Whole-entry buffers, reused: big short-lived buffers are what the garbage collector frees last. */
+const spareBuffers: Buffer[] = [];
+const keptSpares = 8;
+
+async function withBuffer<T>(use: (memory: Buffer) => Promise<T>): Promise<T> {
+  const memory = spareBuffers.pop() ?? Buffer.allocUnsafe(wholeEntryLimit);
+  try {
+    return await use(memory);
+  } finally {
+    if (spareBuffers.length < keptSpares) spareBuffers.push(memory);
+  }
+}
+
+/** The entry's bytes (in `memory` when stored), no more than its central-directory size says. */
+async function readWhole(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Buffer> {
   const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true }).catch((error: Error) => { throw damaged(entry, error.message); });
-  const raw = Buffer.allocUnsafe(entry.compressedSize);
+  const raw = memory.subarray(0, entry.compressedSize);
   // Served from the cached block it is in (block-reader.ts).
   const bytesRead = await readAt(zip, raw, fileDataStart).catch((error: Error) => { throw damaged(entry, error.message); });
   if (bytesRead !== raw.length) throw damaged(entry, 'the zip ends inside the entry');
@@ -50,7 +64,6 @@ async function readWhole(zip: ZipFile, entry: Entry): Promise<Buffer> {
   if (data.length !== entry.uncompressedSize) throw damaged(entry, `expands to ${data.length > entry.uncompressedSize ? 'more than' : data.length} bytes, not the declared ${entry.uncompressedSize}`);
   return data;
 }
-
 /** Creates the file; its folder is made only when missing, which saves a call on most files. */
 async function writeNew(target: string, data: Buffer): Promise<void> {
   try {
@@ -85,9 +98,11 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
 
 export async function writeEntry(zip: ZipFile, entry: Entry, target: string, progress: (bytes: number) => void): Promise<Written> {
   if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) return streamEntry(zip, entry, target, progress);
-  const data = await readWhole(zip, entry);
-  const sha256 = createHash('sha256').update(data).digest('hex');
-  await writeNew(target, data);
-  progress(data.length);
-  return { size: data.length, sha256 };
+  return withBuffer(async (memory) => {
+    const data = await readWhole(zip, entry, memory);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    await writeNew(target, data);
+    progress(data.length);
+    return { size: data.length, sha256 };
+  });
 }
