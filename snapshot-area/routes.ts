@@ -21,10 +21,17 @@ import { parseRange } from './range.ts';
 export const fileAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND';
 export const areaAllow = 'OPTIONS, PROPFIND';
 
-/** The file name of the request, refused (400 PR400-DV-0008) unless it is one plain segment. */
+/**
+ * The file name of the request, refused (400 PR400-DV-0008) unless it is one plain segment. hapi
+ * hands over the decoded parameter, so the raw last segment is checked too: an encoded slash,
+ * backslash or NUL is refused even where a decoder would have kept it.
+ */
 export function snapshotFileName(request: Request): string {
   const name = param(request, 'file');
-  if (!isValidSnapshotName(name)) throw personiumError('PR400-DV-0008', name.replace(/[\0-\x1f]/g, '?'));
+  const rawSegment = (request.raw.req.url ?? '').split('?')[0]!.split('/').pop() ?? '';
+  if (!isValidSnapshotName(name) || /%(2f|5c|00)/i.test(rawSegment)) {
+    throw personiumError('PR400-DV-0008', name.replace(/[\0-\x1f]/g, '?'));
+  }
   return name;
 }
 
@@ -112,36 +119,40 @@ function byteCounter(limit: number): Transform & { bytes: number } {
   return counter;
 }
 
-const writes = new KeyedQueue();
+/** Renames and removals, one at a time per area: the file count and If-Match hold when they land. */
+const changes = new KeyedQueue();
+
+/** What a PUT must satisfy, checked before the body is read and again just before the rename. */
+async function checkPut(request: Request, area: SnapshotArea, name: string): Promise<SnapshotEntry | undefined> {
+  const existing = await area.stat(name);
+  checkIfMatch(request, existing);
+  if (!existing && (await area.count()) >= request.server.app.unit.config.snapshot.maxFiles) throw personiumError('PR400-DV-0007');
+  return existing;
+}
 
 async function putFile(request: Request, h: ResponseToolkit) {
   const name = snapshotFileName(request);
   const area = areaOf(request);
-  const { config } = request.server.app.unit;
   const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
-  if (!(await area.exists(name))) {
-    if ((await area.count()) >= config.snapshot.maxFiles) throw personiumError('PR400-DV-0007');
-  }
-  checkIfMatch(request, await area.stat(name));
+  await checkPut(request, area, name);
   await area.ensure();
   const temp = area.tempPath(name);
-  const counter = byteCounter(config.snapshot.maxFileBytes);
+  const counter = byteCounter(request.server.app.unit.config.snapshot.maxFileBytes);
   try {
     await pipeline(request.payload as NodeJS.ReadableStream, counter, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
     if (declared !== undefined && counter.bytes !== declared) throw personiumError('PR400-DV-0009');
+    await area.sync(temp);
     const contentType = (request.headers['content-type'] as string | undefined)?.trim() || defaultContentType(name);
-    // The check and the rename are one step per name, so concurrent PUTs never interleave.
-    const created = await writes.run(`${area.dir}/${name}`, async () => {
-      const existing = await area.stat(name);
-      checkIfMatch(request, existing);
-      await area.commit(temp, name, contentType);
+    const created = await changes.run(area.dir, async () => {
+      const existing = await checkPut(request, area, name);
+      await area.publish(temp, name, contentType);
       return existing === undefined;
     });
     const entry = await area.stat(name);
     return h.response().code(created ? 201 : 204).header('ETag', entry!.etag);
   } catch (error) {
     await unlink(temp).catch(() => {});
-    if (request.raw.req.destroyed && !request.raw.req.complete) request.logger.warn({ file: name }, 'snapshot upload aborted; previous file kept');
+    if (!request.raw.req.complete) request.logger.warn({ file: name }, 'snapshot upload cut short; previous file kept');
     throw error;
   }
 }
@@ -149,7 +160,7 @@ async function putFile(request: Request, h: ResponseToolkit) {
 async function deleteFile(request: Request, h: ResponseToolkit) {
   const name = snapshotFileName(request);
   const area = areaOf(request);
-  await writes.run(`${area.dir}/${name}`, async () => {
+  await changes.run(area.dir, async () => {
     const entry = await area.stat(name);
     if (!entry) throw personiumError('PR404-DV-0001', fileUrl(request, name));
     checkIfMatch(request, entry);

@@ -1,6 +1,7 @@
 // A cell's snapshot area on disk: one flat folder of files ({dataDir}/snapshots/{cellId}/).
 // Names starting with a dot are Cellar's own: `.meta.json` (content types) and temporary files
-// (`.tmp-*`) that become visible only through `commit`, an fsync and a rename.
+// (`.tmp-*`, and `.*.tmp` of small durable writes) that become visible only through `commit`, an
+// fsync and a rename. A listing is one directory read; a file's ETag comes from its stat alone.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,9 +35,16 @@ export function isValidSnapshotName(name: string): boolean {
   return isPlainSegment(name) && name !== metaFile;
 }
 
+/** Leftovers of a write that never finished: upload/export temporaries and writeFileDurably's. */
+function isTemporary(name: string): boolean {
+  return name.startsWith('.tmp-') || (name.startsWith('.') && name.endsWith('.tmp'));
+}
+
 export class SnapshotArea {
   #types: Record<string, string> | undefined;
   #typesLoad: Promise<Record<string, string>> | undefined;
+  /** `.meta.json` writes, one after the other, so an older map never lands over a newer one. */
+  #typesWrite: Promise<void> = Promise.resolve();
 
   constructor(readonly dir: string) {}
 
@@ -108,12 +116,22 @@ export class SnapshotArea {
 
   /** Makes a fully written temporary file visible as `name`: fsync, record its type, rename, fsync the folder. */
   async commit(tempPath: string, name: string, contentType: string): Promise<void> {
+    await this.sync(tempPath);
+    await this.publish(tempPath, name, contentType);
+  }
+
+  /** Flushes a temporary file to disk (the slow half of `commit`, safe to run outside any lock). */
+  async sync(tempPath: string): Promise<void> {
     const handle = await open(tempPath, 'r+');
     try {
       await handle.sync();
     } finally {
       await handle.close();
     }
+  }
+
+  /** The quick half of `commit` for a temporary file already synced: type, rename, folder fsync. */
+  async publish(tempPath: string, name: string, contentType: string): Promise<void> {
     await this.#recordType(name, contentType);
     await rename(tempPath, this.filePath(name));
     await fsyncDirectory(this.dir);
@@ -131,11 +149,11 @@ export class SnapshotArea {
     const types = await this.contentTypes();
     if (name in types) {
       delete types[name];
-      await writeFileDurably(path.join(this.dir, metaFile), JSON.stringify(types));
+      await this.#saveTypes();
     }
   }
 
-  /** Removes temporary files left by a crash or an aborted upload. */
+  /** Removes temporary files left by a crash or an aborted upload; only when nothing is being written. */
   async removeTemporaries(): Promise<string[]> {
     let entries: string[];
     try {
@@ -143,7 +161,7 @@ export class SnapshotArea {
     } catch {
       return [];
     }
-    const temporaries = entries.filter((name) => name.startsWith('.tmp-'));
+    const temporaries = entries.filter(isTemporary);
     for (const name of temporaries) await unlink(confine(this.dir, name)).catch(() => {});
     return temporaries;
   }
@@ -157,7 +175,14 @@ export class SnapshotArea {
       if (types[name] === contentType) return;
       types[name] = contentType;
     }
-    await writeFileDurably(path.join(this.dir, metaFile), JSON.stringify(types));
+    await this.#saveTypes();
+  }
+
+  /** Queues a write of the map as it is when the write runs, so the last one holds every change. */
+  #saveTypes(): Promise<void> {
+    const write = this.#typesWrite.then(() => writeFileDurably(path.join(this.dir, metaFile), JSON.stringify(this.#types ?? {})));
+    this.#typesWrite = write.catch(() => {});
+    return write;
   }
 }
 
