@@ -1,11 +1,10 @@
 // Import benchmark: the export benchmark's corpus, exported by the unit, then imported into another
 // cell by a freshly started server (a child process, as `npm start` runs it), against Info-ZIP's
-// `unzip -q` of the same zip into an empty folder, in the same run. Prints the throughput ratio,
-// the server's peak RSS (VmHWM, the fresh process: start-up plus the import) and the p99 latency of
-// GET __import polled while the import runs. Everything lives in a temporary folder, removed after.
+// `unzip -q` of the same zip into an empty folder, in alternating rounds of the same run. Prints
+// the throughput ratio of the best times, the server's peak RSS (VmHWM of the fresh process:
+// start-up plus the imports) and the p99 latency of GET __import polled while the imports run. Everything lives in a temporary folder, removed after.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +15,7 @@ import { call, freePort, peakRssMb, percentile, startServer, stopServer } from '
 const run = promisify(execFile);
 const pollIntervalMs = 50;
 const targets = { throughputRatio: 1.0, peakRssMb: 200 };
+const rounds = 3;
 
 export interface ImportBenchResult {
   inputMb: number;
@@ -69,25 +69,38 @@ export async function importBench(log: (line: string) => void = console.log): Pr
     const zipMb = (await stat(zip)).size / 1e6;
     log(`  corpus: ${corpus.files} files, ${inputMb.toFixed(1)} MB; exported zip ${zipMb.toFixed(1)} MB`);
 
-    // Info-ZIP on the same zip (in the page cache, as it is for the import), into an empty folder.
-    const out = path.join(work, 'unzipped');
-    await mkdir(out);
-    const unzipStart = performance.now();
-    await run('unzip', ['-q', zip, '-d', out], { maxBuffer: 1 << 20 });
-    const unzipSeconds = (performance.now() - unzipStart) / 1000;
-    await rm(out, { recursive: true, force: true });
-
-    // A fresh server, so its peak RSS is the import's, not the corpus export's.
+    // A fresh server, so its peak RSS is the imports', not the corpus export's.
     await stopServer(server);
     server = await startServer(dataDir, port);
     const target = await cellRecord(dataDir, 'target');
     await copyFile(zip, path.join(dataDir, 'snapshots', target.id, 'corpus.zip'));
-    const importStart = performance.now();
-    const accepted = await call(`${base}/target/__import`, 'POST', { Name: 'corpus' });
-    if (accepted.status !== 202) throw new Error(`import refused: ${accepted.status} ${await accepted.text()}`);
-    const { body, latencies } = await until(`${base}/target/__import`, 'importation in progress');
-    const importSeconds = (performance.now() - importStart) / 1000;
-    if (body.status !== 'ready') throw new Error(`the import failed: ${JSON.stringify(body)}`);
+
+    // Rounds alternate, Info-ZIP into an empty folder then the unit's import into `target` (over
+    // the previous round's content); the best of each is kept, as the machine's load comes and goes.
+    const unzipTimes: number[] = [];
+    const importTimes: number[] = [];
+    const latencies: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const out = path.join(work, 'unzipped');
+      await mkdir(out);
+      const unzipStart = performance.now();
+      await run('unzip', ['-q', zip, '-d', out], { maxBuffer: 1 << 20 });
+      unzipTimes.push((performance.now() - unzipStart) / 1000);
+      await rm(out, { recursive: true, force: true });
+
+      const importStart = performance.now();
+      const accepted = await call(`${base}/target/__import`, 'POST', { Name: 'corpus' });
+      if (accepted.status !== 202) throw new Error(`import refused: ${accepted.status} ${await accepted.text()}`);
+      const polled = await until(`${base}/target/__import`, 'importation in progress');
+      importTimes.push((performance.now() - importStart) / 1000);
+      latencies.push(...polled.latencies);
+      if (polled.body.status !== 'ready') throw new Error(`the import failed: ${JSON.stringify(polled.body)}`);
+      // The job removes the content it replaced just after the swap; the next round starts after that.
+      while ((await readdir(path.join(dataDir, 'cells', target.id))).length > 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      log(`  round ${round + 1}: unzip -q ${unzipTimes.at(-1)!.toFixed(2)} s, cellar import ${importTimes.at(-1)!.toFixed(2)} s`);
+    }
+    const unzipSeconds = Math.min(...unzipTimes);
+    const importSeconds = Math.min(...importTimes);
     const peak = await peakRssMb(server.pid!);
 
     const result: ImportBenchResult = {
@@ -96,6 +109,7 @@ export async function importBench(log: (line: string) => void = console.log): Pr
     };
     result.passed = result.throughputRatio >= targets.throughputRatio && peak <= targets.peakRssMb;
     const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+    log(`  best of ${rounds}:`);
     log(`  cellar import: ${importSeconds.toFixed(2)} s, ${result.importMbPerSecond.toFixed(1)} MB/s`);
     log(`  unzip -q:      ${unzipSeconds.toFixed(2)} s, ${result.unzipMbPerSecond.toFixed(1)} MB/s`);
     log(`  throughput ratio ${result.throughputRatio.toFixed(2)}x (target >= ${targets.throughputRatio}x) ${mark(result.throughputRatio >= targets.throughputRatio)}`);
