@@ -162,6 +162,8 @@ export class CellImporter {
     for (const [file] of pjsonFiles) {
       const lines = (await verified(`${odataFolder}${file}`)).split('\n').filter((line) => line.trim() !== '');
       if (file !== '10_box.pjson') {
+        // Kept as they are, but each must be a hit, as Personium's import would parse it.
+        for (const line of lines) parseLine(file, line);
         if (lines.length) document.preserved[file] = lines;
         continue;
       }

@@ -145,7 +145,7 @@ export async function inspectSnapshot(file: string, limits: ImportLimits): Promi
     }
     const required = [checksumsEntry, cellEntry, ...pjsonFiles.map(([name]) => `${odataFolder}${name}`)];
     for (const name of required) if (!entries.has(name)) throw new CellarError('PR400-MC-0001', name);
-    if (![...entries.keys()].some((name) => name.startsWith(webdavFolder))) throw new CellarError('PR400-MC-0001', webdavFolder);
+    if (!entries.has(`${webdavFolder}.pmeta`)) throw new CellarError('PR400-MC-0001', `${webdavFolder}.pmeta`);
     const checksums = parseJson(await readSmallEntry(zip, entries.get(checksumsEntry)!)) as SnapshotChecksums;
     if (typeof checksums !== 'object' || checksums === null || Array.isArray(checksums)) throw new CellarError('PR400-SN-0006', `${checksumsEntry} is not an object`);
     return { entries, manifest, checksums, totalBytes };

@@ -13,6 +13,8 @@ export interface ZipEntrySpec {
   mode?: number;
   encrypted?: boolean;
   deflate?: boolean;
+  /** A compression method to declare (the data stays stored), e.g. 12 for bzip2. */
+  method?: number;
   /** Declared uncompressed size, when it should lie. */
   declaredSize?: number;
 }
@@ -29,7 +31,7 @@ export function buildZip(specs: ZipEntrySpec[]): Buffer {
     const stored = spec.encrypted ? Buffer.concat([Buffer.alloc(12, 7), packed]) : packed;
     const crc = crc32(data) >>> 0;
     const flags = 0x0800 | (spec.encrypted ? 0x1 : 0);
-    const method = spec.deflate ? 8 : 0;
+    const method = spec.method ?? (spec.deflate ? 8 : 0);
     const size = spec.declaredSize ?? data.length;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
