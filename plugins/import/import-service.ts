@@ -19,7 +19,7 @@ import type { CellRecord } from '../../core/store.ts';
 import { newContentId } from '../../core/store.ts';
 import { writeEntry } from './entry-writer.ts';
 import { TaskPool } from './task-pool.ts';
-import { inspectSnapshot, openZip, readEntryBytes, type InspectedSnapshot } from './inspect.ts';
+import { inspectSnapshot, openZip, readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
 
 const execFileAsync = promisify(execFile);
 /** Entries extracted at once (files are opened, inflated, hashed and written in parallel). */
@@ -101,7 +101,8 @@ export class CellImporter {
       // Several entries in flight: each one waits on the disk most of the time.
       const pool = new TaskPool(extractConcurrency);
       try {
-        for (const [entryPath, entry] of snapshot.entries) {
+        for await (const entry of walk(zip)) {
+          const entryPath = entry.fileName;
           signal.throwIfAborted();
           if (!entryPath.startsWith(webdavFolder)) continue;
           await this.beforeEntry?.(entryPath, signal);
@@ -139,7 +140,7 @@ export class CellImporter {
   /** Every entry 00_checksums.json lists exists; the manifest, read before the 202, is checked here. */
   async #verifyListing(zip: ZipFile, snapshot: InspectedSnapshot): Promise<void> {
     for (const name of Object.keys(snapshot.checksums)) {
-      if (!snapshot.entries.has(name)) throw new CellarError('PR400-SN-0006', `${name} is listed in ${checksumsEntry} but missing`);
+      if (!snapshot.names.has(name)) throw new CellarError('PR400-SN-0006', `${name} is listed in ${checksumsEntry} but missing`);
     }
     if (snapshot.checksums[manifestEntry]) checkSum(manifestEntry, await readEntryBytes(zip, snapshot.entries.get(manifestEntry)!), snapshot.checksums);
   }
@@ -222,6 +223,15 @@ export class CellImporter {
 async function syncFileSystem(dir: string): Promise<void> {
   await execFileAsync('sync', ['--file-system', dir]);
   await fsyncDirectory(dir);
+}
+
+/** The central directory again, one entry at a time; its errors said as the inspection says them. */
+async function* walk(zip: ZipFile): AsyncGenerator<Entry> {
+  try {
+    yield* zip.eachEntry();
+  } catch (error) {
+    throw error instanceof CellarError ? error : walkError(error as Error);
+  }
 }
 
 function checkSum(name: string, bytes: Buffer, checksums: SnapshotChecksums): void {

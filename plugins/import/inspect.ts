@@ -14,7 +14,9 @@ export interface ImportLimits {
 }
 
 export interface InspectedSnapshot {
-  /** Every entry by name, in central-directory order. */
+  /** The name of every entry. */
+  names: Set<string>;
+  /** The entries outside 20_webdav/ (manifest, checksums, OData), by name; the tree's are walked again when extracted, so memory does not hold one Entry per file. */
   entries: Map<string, Entry>;
   manifest: SnapshotManifest;
   checksums: SnapshotChecksums;
@@ -44,7 +46,7 @@ const yauzlNameErrors: Array<[RegExp, string]> = [
   [/^invalid relative path: (.*)$/s, 'relative path segment'],
 ];
 
-function walkError(error: Error): CellarError {
+export function walkError(error: Error): CellarError {
   for (const [pattern, reason] of yauzlNameErrors) {
     const match = pattern.exec(error.message);
     if (match) return new CellarError('PR400-SN-0001', match[1]!, reason);
@@ -102,8 +104,9 @@ function parseJson(text: string): unknown {
   }
 }
 
-async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ entries: Map<string, Entry>; totalBytes: number }> {
+async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names: Set<string>; entries: Map<string, Entry>; totalBytes: number }> {
   if (zip.entryCount > limits.maxEntries) throw new CellarError('PR400-SN-0002', limits.maxEntries);
+  const names = new Set<string>();
   const entries = new Map<string, Entry>();
   let totalBytes = 0;
   try {
@@ -111,7 +114,7 @@ async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ entrie
       const name = entryName(entry);
       const unsafe = unsafeName(name) ?? outsideLayout(name);
       if (unsafe) throw new CellarError('PR400-SN-0001', name, unsafe);
-      if (entries.has(name)) throw new CellarError('PR400-SN-0001', name, 'duplicate entry name');
+      if (names.has(name)) throw new CellarError('PR400-SN-0001', name, 'duplicate entry name');
       const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
       if (mode === S_IFLNK) throw new CellarError('PR400-SN-0001', name, 'symbolic link');
       if (entry.generalPurposeBitFlag & 0x1) throw new CellarError('PR400-SN-0001', name, 'encrypted entry');
@@ -122,20 +125,21 @@ async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ entrie
       if (entry.uncompressedSize > ratioFloorBytes && entry.uncompressedSize > limits.maxCompressionRatio * Math.max(entry.compressedSize, 1)) {
         throw new CellarError('PR400-SN-0004', name, limits.maxCompressionRatio);
       }
-      entries.set(name, entry);
+      names.add(name);
+      if (!name.startsWith(webdavFolder)) entries.set(name, entry);
     }
   } catch (error) {
     if (error instanceof CellarError) throw error;
     throw walkError(error as Error);
   }
-  return { entries, totalBytes };
+  return { names, entries, totalBytes };
 }
 
 /** Judges the stored snapshot; throws the error the client gets. Closes the zip. */
 export async function inspectSnapshot(file: string, limits: ImportLimits): Promise<InspectedSnapshot> {
   const zip = await openZip(file);
   try {
-    const { entries, totalBytes } = await readEntries(zip, limits);
+    const { names, entries, totalBytes } = await readEntries(zip, limits);
     const manifestZipEntry = entries.get(manifestEntry);
     if (!manifestZipEntry) throw new CellarError('PR400-MC-0001', manifestEntry);
     const manifest = parseJson(await readSmallEntry(zip, manifestZipEntry, 1024 * 1024)) as SnapshotManifest;
@@ -145,10 +149,10 @@ export async function inspectSnapshot(file: string, limits: ImportLimits): Promi
     }
     const required = [checksumsEntry, cellEntry, ...pjsonFiles.map(([name]) => `${odataFolder}${name}`)];
     for (const name of required) if (!entries.has(name)) throw new CellarError('PR400-MC-0001', name);
-    if (!entries.has(`${webdavFolder}.pmeta`)) throw new CellarError('PR400-MC-0001', `${webdavFolder}.pmeta`);
+    if (!names.has(`${webdavFolder}.pmeta`)) throw new CellarError('PR400-MC-0001', `${webdavFolder}.pmeta`);
     const checksums = parseJson(await readSmallEntry(zip, entries.get(checksumsEntry)!)) as SnapshotChecksums;
     if (typeof checksums !== 'object' || checksums === null || Array.isArray(checksums)) throw new CellarError('PR400-SN-0006', `${checksumsEntry} is not an object`);
-    return { entries, manifest, checksums, totalBytes };
+    return { names, entries, manifest, checksums, totalBytes };
   } finally {
     zip.close();
   }
