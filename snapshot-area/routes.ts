@@ -7,8 +7,9 @@
 // so a few small handlers cover it; PROPFIND is plugins/snapshot-propfind.
 import { open, unlink } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
+import { finished, PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import Boom from '@hapi/boom';
 import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi';
 import { param } from '../core/auth.ts';
 import { cellOf, cellRoute } from '../core/cell-access.ts';
@@ -98,6 +99,7 @@ async function getFile(request: Request, h: ResponseToolkit) {
       .type(types[name] ?? defaultContentType(name))
       .bytes(length)
       .code(range ? 206 : 200);
+    response.charset(); // the stored type exactly as it was put, no charset added
     if (range) response.header('Content-Range', `bytes ${start}-${end}/${stats.size}`);
     return response;
   } catch (error) {
@@ -130,29 +132,49 @@ async function checkPut(request: Request, area: SnapshotArea, name: string): Pro
   return existing;
 }
 
+/**
+ * Streams the body into `temp`. The request is never destroyed from here: when Cellar refuses the
+ * upload (413) the answer still reaches the client, and the connection closes after it. A client
+ * that goes away mid-body fails the copy.
+ */
+async function receiveBody(source: Readable, counter: Transform, temp: string): Promise<void> {
+  const relay = new PassThrough();
+  source.pipe(relay);
+  const stopWatching = finished(source, (error) => { if (error) relay.destroy(error); });
+  try {
+    await pipeline(relay, counter, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
+  } finally {
+    stopWatching();
+    source.unpipe(relay);
+  }
+}
+
 async function putFile(request: Request, h: ResponseToolkit) {
   const name = snapshotFileName(request);
   const area = areaOf(request);
   const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
-  await checkPut(request, area, name);
-  await area.ensure();
-  const temp = area.tempPath(name);
-  const counter = byteCounter(request.server.app.unit.config.snapshot.maxFileBytes);
+  let temp: string | undefined;
   try {
-    await pipeline(request.payload as NodeJS.ReadableStream, counter, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
+    await checkPut(request, area, name);
+    await area.ensure();
+    temp = area.tempPath(name);
+    const counter = byteCounter(request.server.app.unit.config.snapshot.maxFileBytes);
+    await receiveBody(request.payload as Readable, counter, temp);
     if (declared !== undefined && counter.bytes !== declared) throw personiumError('PR400-DV-0009');
     await area.sync(temp);
     const contentType = (request.headers['content-type'] as string | undefined)?.trim() || defaultContentType(name);
     const created = await changes.run(area.dir, async () => {
       const existing = await checkPut(request, area, name);
-      await area.publish(temp, name, contentType);
+      await area.publish(temp!, name, contentType);
       return existing === undefined;
     });
     const entry = await area.stat(name);
     return h.response().code(created ? 201 : 204).header('ETag', entry!.etag);
   } catch (error) {
-    await unlink(temp).catch(() => {});
-    if (!request.raw.req.complete) request.logger.warn({ file: name }, 'snapshot upload cut short; previous file kept');
+    if (temp) await unlink(temp).catch(() => {});
+    if (!Boom.isBoom(error)) request.logger.warn({ file: name, err: error }, 'snapshot upload did not complete; previous file kept');
+    // A refused body is not read to its end: close the connection after the answer instead.
+    else if (!request.raw.req.complete) error.output.headers.Connection = 'close';
     throw error;
   }
 }
