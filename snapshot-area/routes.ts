@@ -217,18 +217,20 @@ export const snapshotAreaPlugin: Plugin<void> = {
       payload: { output: 'stream', parse: false, maxBytes: config.snapshot.maxFileBytes, timeout: false },
       timeout: { socket: false },
     };
+    // Refusals ('*' routes) never parse a body: a POST or PROPPATCH gets its 405, not a JSON error.
+    const refused: RouteOptions = { ...read, payload: { output: 'stream', parse: false } };
     const file = '/{cell}/__snapshot/{file}';
     server.route([
       { method: 'GET', path: file, options: { ...read, timeout: { socket: false } }, handler: getFile },
       { method: 'PUT', path: file, options: upload, handler: putFile },
       { method: 'DELETE', path: file, options: write, handler: deleteFile },
       { method: 'OPTIONS', path: file, options: read, handler: fileOptions },
-      { method: '*', path: file, options: read, handler: methodNotAllowed(fileAllow) },
+      { method: '*', path: file, options: refused, handler: methodNotAllowed(fileAllow) },
       // Explicit GET and OPTIONS too: the box routes' exact methods would win over a '*' here.
       ...(['GET', 'OPTIONS', '*'] as const).map((method) => ({
         method,
         path: '/{cell}/__snapshot/{file}/{rest*}',
-        options: method === '*' ? { ...read, payload: { output: 'stream', parse: false } as const } : read,
+        options: method === '*' ? refused : read,
         handler(): never { throw personiumError('PR404-MC-0001'); },
       })),
     ]);
@@ -236,7 +238,7 @@ export const snapshotAreaPlugin: Plugin<void> = {
       server.route([
         { method: 'OPTIONS', path: area, options: read, handler: (_request, h) => h.response().code(200).header('Allow', areaAllow) },
         { method: 'GET', path: area, options: read, handler: methodNotAllowed(areaAllow) },
-        { method: '*', path: area, options: read, handler: methodNotAllowed(areaAllow) },
+        { method: '*', path: area, options: refused, handler: methodNotAllowed(areaAllow) },
       ]);
     }
     server.ext('onPreStart', async () => {

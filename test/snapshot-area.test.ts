@@ -40,7 +40,9 @@ test('a file is put (201), replaced (204), read back and listed with its propert
   const list = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' } });
   t.is(list.statusCode, 207);
   t.is(list.headers['content-type'], 'application/xml; charset=utf-8');
-  t.regex(list.payload, /<D:href>http:\/\/unit\.test\/cell1\/__snapshot\/<\/D:href>.*<D:collection\/>.*<p:cellstatus>normal<\/p:cellstatus>/s);
+  t.true(list.payload.includes('xmlns:p="urn:x-personium:xmlns"'));
+  t.regex(list.payload, /<D:href>http:\/\/unit\.test\/cell1\/__snapshot\/<\/D:href><D:propstat><D:prop><D:resourcetype><D:collection\/><\/D:resourcetype><D:creationdate>[^<]+Z<\/D:creationdate><D:getlastmodified>[^<]+ GMT<\/D:getlastmodified><p:cellstatus>normal<\/p:cellstatus>/);
+  t.is(list.payload.match(/<D:response>/g)?.length, 2, 'the root and the one file');
   t.regex(list.payload, /<D:href>http:\/\/unit\.test\/cell1\/__snapshot\/backup\.zip<\/D:href><D:propstat><D:prop><D:resourcetype\/><D:getcontentlength>6<\/D:getcontentlength><D:getcontenttype>application\/zip<\/D:getcontenttype><D:getlastmodified>[^<]+ GMT<\/D:getlastmodified><D:creationdate>[^<]+Z<\/D:creationdate><D:getetag>&quot;[0-9a-f-]+&quot;<\/D:getetag>/);
 });
 
@@ -119,17 +121,25 @@ test('the area is flat: MKCOL 405, deeper paths 404 PR404-MC-0001, other methods
     t.deepEqual(json(deep), errorBody('PR404-MC-0001'));
   }
   for (const url of ['/cell1/__snapshot', '/cell1/__snapshot/']) {
-    const getArea = await unit.as({ method: 'GET', url });
-    t.is(getArea.statusCode, 405);
-    t.is(getArea.headers.allow, 'OPTIONS, PROPFIND');
+    for (const method of ['GET', 'PUT', 'DELETE', 'POST', 'MKCOL', 'PROPPATCH']) {
+      const onArea = await unit.as({ method, url, payload: method === 'PUT' || method === 'POST' ? 'x' : undefined });
+      t.is(onArea.statusCode, 405, `${method} ${url}`);
+      t.deepEqual(json(onArea), errorBody('PR405-MC-0001'));
+      t.is(onArea.headers.allow, 'OPTIONS, PROPFIND');
+    }
   }
   const areaOptions = await unit.as({ method: 'OPTIONS', url: '/cell1/__snapshot' });
   t.is(areaOptions.statusCode, 200);
   t.is(areaOptions.headers.allow, 'OPTIONS, PROPFIND');
   const fileOptions = await unit.as({ method: 'OPTIONS', url: '/cell1/__snapshot/a.zip' });
   t.is(fileOptions.headers.allow, 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND');
-  const proppatch = await unit.as({ method: 'PROPPATCH', url: '/cell1/__snapshot/a.zip' });
+  const post = await unit.as({ method: 'POST', url: '/cell1/__snapshot/a.zip', payload: 'not json' });
+  t.deepEqual(json(post), errorBody('PR405-MC-0001'));
+  const proppatch = await unit.as({ method: 'PROPPATCH', url: '/cell1/__snapshot/a.zip', payload: '<D:propertyupdate xmlns:D="DAV:"/>' });
   t.is(proppatch.statusCode, 405);
+  t.deepEqual(json(proppatch), errorBody('PR405-MC-0001'));
+  const missingOptions = await unit.as({ method: 'OPTIONS', url: '/cell1/__snapshot/none.zip' });
+  t.deepEqual(json(missingOptions), errorBody('PR404-DV-0001', ['http://unit.test/cell1/__snapshot/none.zip']));
 });
 
 test('names that are not one plain segment are refused and nothing is written outside the area', async (t) => {
@@ -148,6 +158,17 @@ test('names that are not one plain segment are refused and nothing is written ou
   t.is((await put(unit, '%252e%252e%252funit.json', 'odd')).statusCode, 201);
   t.deepEqual((await readdir(dir)).filter((name) => !name.startsWith('.')), ['%2e%2e%2funit.json']);
   t.is(JSON.parse(await readFile(path.join(unit.dataDir, 'unit.json'), 'utf8')).cells.length, 1);
+});
+
+test('an upload shorter than its Content-Length gets 400 PR400-DV-0009 and replaces nothing', async (t) => {
+  const { unit, dir } = await cellWithArea();
+  t.teardown(() => unit.stop());
+  await put(unit, 'keep.zip', 'original');
+  const short = await put(unit, 'keep.zip', 'abc', { 'content-length': '10' });
+  t.is(short.statusCode, 400);
+  t.deepEqual(json(short), errorBody('PR400-DV-0009'));
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__snapshot/keep.zip' })).payload, 'original');
+  t.deepEqual((await readdir(dir)).filter((name) => name.startsWith('.tmp-')), []);
 });
 
 test('more files than the configured maximum get 400 PR400-DV-0007; replacing one still works', async (t) => {
