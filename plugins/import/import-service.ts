@@ -22,7 +22,7 @@ import { TaskPool } from './task-pool.ts';
 import { inspectSnapshot, openZip, readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
 
 const execFileAsync = promisify(execFile);
-/** Entries extracted at once (files are opened, inflated, hashed and written in parallel). */
+/** Entries in flight at once: large ones stream through the thread pool while the next are read. */
 const extractConcurrency = 4;
 
 function parseLine(file: string, line: string): PjsonLine {
@@ -98,7 +98,7 @@ export class CellImporter {
       const { document, boxIds } = await this.#readOData(zip, snapshot);
       const davRoot = path.join(staging, 'dav');
       await mkdir(davRoot, { recursive: true });
-      // Several entries in flight: each one waits on the disk most of the time.
+      // Several entries in flight: a streamed one waits on the disk most of the time.
       const pool = new TaskPool(extractConcurrency);
       try {
         for await (const entry of walk(zip)) {
