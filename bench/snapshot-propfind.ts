@@ -60,16 +60,24 @@ export async function snapshotPropfindBench(log: (line: string) => void = consol
     const cellar = await series(() => call(`${base}/bench/__snapshot/`, 'PROPFIND', undefined, { depth: '1' }));
     const reference = await series(() => fetch(`http://127.0.0.1:${rclonePort}/`, { method: 'PROPFIND', headers: { depth: '1' } }));
 
-    // A small request sent while the big PROPFIND is being answered.
+    // A small request sent while the big PROPFIND is being answered; it counts only if the
+    // PROPFIND was still under way when the small answer came back.
     const smallTimes: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const big = timed(() => call(`${base}/bench/__snapshot/`, 'PROPFIND', undefined, { depth: '1' }));
-      await new Promise((resolve) => setTimeout(resolve, 30));
+    let overlapped = 0;
+    for (let i = 0; i < 10; i++) {
+      let bigDone = false;
+      const big = timed(() => call(`${base}/bench/__snapshot/`, 'PROPFIND', undefined, { depth: '1' })).then(() => { bigDone = true; });
+      await new Promise((resolve) => setTimeout(resolve, 20 + i * 8));
       const started = performance.now();
       await (await fetch(`${base}/__health`)).arrayBuffer();
-      smallTimes.push(performance.now() - started);
+      const ms = performance.now() - started;
+      if (!bigDone) {
+        overlapped++;
+        smallTimes.push(ms);
+      }
       await big;
     }
+    if (smallTimes.length === 0) throw new Error('no small request overlapped a PROPFIND');
     const smallRequestMs = Math.max(...smallTimes);
     const ratio = cellar.median / reference.median;
     const passed = ratio <= targets.ratio && smallRequestMs < targets.smallRequestMs;
@@ -77,7 +85,7 @@ export async function snapshotPropfindBench(log: (line: string) => void = consol
     log(`  cellar PROPFIND Depth 1: median ${cellar.median.toFixed(0)} ms, ${(cellar.bytes / 1e6).toFixed(2)} MB`);
     log(`  rclone PROPFIND Depth 1: median ${reference.median.toFixed(0)} ms, ${(reference.bytes / 1e6).toFixed(2)} MB`);
     log(`  ratio ${ratio.toFixed(2)}x rclone (target <= ${targets.ratio}x) ${mark(ratio <= targets.ratio)}`);
-    log(`  GET /__health during a PROPFIND: worst of 5 ${smallRequestMs.toFixed(1)} ms (target < ${targets.smallRequestMs} ms) ${mark(smallRequestMs < targets.smallRequestMs)}`);
+    log(`  GET /__health during a PROPFIND: median ${median(smallTimes).toFixed(1)} ms, worst of ${overlapped} ${smallRequestMs.toFixed(1)} ms (target < ${targets.smallRequestMs} ms) ${mark(smallRequestMs < targets.smallRequestMs)}`);
     return { cellarMs: cellar.median, rcloneMs: reference.median, ratio, smallRequestMs, passed };
   } finally {
     rclone?.kill('SIGTERM');
