@@ -20,8 +20,9 @@ const statBatch = 200;
 
 /**
  * One stat per file, synchronously in small batches with a yield between them: for many small
- * files this is several times cheaper than a promise and a thread-pool hop per stat, and other
- * requests are served between batches.
+ * files this is cheaper than a promise and a thread-pool hop per stat, and other
+ * requests are served between batches. (bench/snapshot-propfind.ts, 10,000 files: ~165 ms this
+ * way against ~270 ms with 64 parallel async stats per batch; a small request waits < 30 ms either way.)
  */
 async function* fileResponses(area: SnapshotArea, names: string[], baseHref: string, wanted: PropfindRequest): AsyncGenerator<string> {
   const types = await area.contentTypes();
