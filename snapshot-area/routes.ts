@@ -163,13 +163,12 @@ async function putFile(request: Request, h: ResponseToolkit) {
     if (declared !== undefined && counter.bytes !== declared) throw personiumError('PR400-DV-0009');
     await area.sync(temp);
     const contentType = (request.headers['content-type'] as string | undefined)?.trim() || defaultContentType(name);
-    const created = await changes.run(area.dir, async () => {
+    const { created, etag } = await changes.run(area.dir, async () => {
       const existing = await checkPut(request, area, name);
       await area.publish(temp!, name, contentType);
-      return existing === undefined;
+      return { created: existing === undefined, etag: (await area.stat(name))!.etag };
     });
-    const entry = await area.stat(name);
-    return h.response().code(created ? 201 : 204).header('ETag', entry!.etag);
+    return h.response().code(created ? 201 : 204).header('ETag', etag);
   } catch (error) {
     if (temp) await unlink(temp).catch(() => {});
     if (!Boom.isBoom(error)) request.logger.warn({ file: name, err: error }, 'snapshot upload did not complete; previous file kept');
