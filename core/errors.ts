@@ -102,6 +102,12 @@ export class CellarError extends Error {
   }
 }
 
+/** A CellarError (a job's or the state machine's) as the HTTP error a client sees. */
+export function asHttpError(error: CellarError): Boom.Boom<PersoniumErrorBody> {
+  const status = catalogue[error.body.code as ErrorCode]?.[0] ?? 500;
+  return new Boom.Boom<PersoniumErrorBody>(error.body.message.value, { statusCode: status, data: error.body });
+}
+
 export function bodyOfAnyError(error: unknown): PersoniumErrorBody {
   if (error instanceof CellarError) return error.body;
   if (Boom.isBoom(error)) return bodyForError(error);

@@ -2,8 +2,7 @@
 // job, streaming the cell into a hidden temporary file of its snapshot area that becomes
 // `{Name}.zip` only once it is complete and on disk. Any failure leaves `{Name}.error` instead.
 import { rm } from 'node:fs/promises';
-import Boom from '@hapi/boom';
-import { CellarError, catalogue, errorBody, personiumError, type ErrorCode, type PersoniumErrorBody } from '../../core/errors.ts';
+import { CellarError, asHttpError, errorBody, personiumError, type PersoniumErrorBody } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, snapshotExportVersion, webdavFolder, type SnapshotManifest } from '../../core/export-format.ts';
 import type { CellRecord } from '../../core/store.ts';
 import type { Unit } from '../../core/server.ts';
@@ -28,12 +27,6 @@ export type BeforeEntryHook = (entry: string, signal: AbortSignal) => Promise<vo
 export function defaultExportName(cellName: string, now: Date): string {
   const digits = now.toISOString().replace(/[-:]/g, '');
   return `${cellName}_${digits.slice(0, 8)}_${digits.slice(9, 15)}`;
-}
-
-/** An error thrown by the state machine, as the HTTP error a client sees. */
-function httpError(error: CellarError): Boom.Boom<PersoniumErrorBody> {
-  const status = catalogue[error.body.code as ErrorCode]?.[0] ?? 500;
-  return new Boom.Boom<PersoniumErrorBody>(error.body.message.value, { statusCode: status, data: error.body });
 }
 
 /** What a failed export writes to `{Name}.error`. File system paths never appear in it. */
@@ -73,7 +66,7 @@ export class CellExporter {
       // Two POSTs raced past the gate: the one that lost to an export of its own name is told so.
       const running = this.unit.store.getCellById(cell.id)?.job;
       if (running?.kind === 'export' && running.name === name) throw personiumError('PR409-DV-0002', `${name}.zip`);
-      throw httpError(error);
+      throw asHttpError(error);
     }
     jobs.submit({ cellId: cell.id, kind: 'export', name, run: (signal) => this.run(cell.id, name, signal) });
   }

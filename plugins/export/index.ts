@@ -9,7 +9,7 @@ import { cellarVersion } from '../../core/version.ts';
 import { CellExporter, defaultExportName, type ExportSettings } from './export-service.ts';
 
 export const snapshotNamePattern = /^[a-zA-Z0-9-_]{1,192}$/;
-const snapshotNameRule = '^[a-zA-Z0-9-_]{1,192}$';
+export const snapshotNameRule = '^[a-zA-Z0-9-_]{1,192}$';
 
 declare module '@hapi/hapi' {
   interface PluginProperties {

@@ -1,15 +1,12 @@
 // POST {CellURL}__import starts an import (seed 003, spec §9); the import itself is a job of
 // import-service.ts. GET (the status) is plugins/status; every other method gets 405.
-import Boom from '@hapi/boom';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
-import { CellarError, catalogue, personiumError, type ErrorCode } from '../../core/errors.ts';
+import { CellarError, asHttpError, personiumError } from '../../core/errors.ts';
 import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
 import { cellarVersion } from '../../core/version.ts';
-import { snapshotNamePattern } from '../export/index.ts';
+import { snapshotNamePattern, snapshotNameRule } from '../export/index.ts';
 import { CellImporter } from './import-service.ts';
-
-const snapshotNameRule = '^[a-zA-Z0-9-_]{1,192}$';
 
 declare module '@hapi/hapi' {
   interface PluginProperties {
@@ -25,9 +22,7 @@ async function startImport(request: Request, h: ResponseToolkit) {
   try {
     await request.server.plugins.import.importer.start(cell, body.Name);
   } catch (error) {
-    if (!(error instanceof CellarError)) throw error;
-    const status = catalogue[error.body.code as ErrorCode]?.[0] ?? 500;
-    throw new Boom.Boom(error.message, { statusCode: status, data: error.body });
+    throw error instanceof CellarError ? asHttpError(error) : error;
   }
   return h.response().code(202).header('Location', `${request.server.app.unit.cellUrl(cell.name)}__import`);
 }
