@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { errorBody } from '../core/errors.ts';
 import { failureBody } from '../plugins/export/export-service.ts';
-import { SnapshotZipWriter } from '../plugins/export/zip-writer.ts';
+import { SizeChangedError, SnapshotZipWriter, smallFileBytes, wholeFileBytes } from '../plugins/export/zip-writer.ts';
 import { CellLayout } from './helpers/cell-layout.ts';
 import { areaDirOf, areaFiles, exportStatus, holdExportAt, postExport, untilReady } from './helpers/export.ts';
 import { startUnit, type TestUnit } from './helpers/unit.ts';
@@ -172,3 +172,47 @@ test('an archive written with ZIP64 records (as for cells past 4 GiB) is accepte
 function exporterHook(unit: TestUnit, hook: ((entry: string) => Promise<void>) | undefined) {
   unit.server.plugins.export.exporter.beforeEntry = hook;
 }
+
+// Files are read whole and synchronously (small), whole and asynchronously (up to a few MiB), or
+// streamed (larger): each way notices a file whose size is not the one the walk measured.
+for (const [way, size] of [['read synchronously', 10_000], ['read whole', smallFileBytes + 10_000], ['streamed', wholeFileBytes + 10_000]] as const) {
+  test(`a file that changed size since the walk fails the export, naming the entry (${way})`, async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-size-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    for (const [name, actual] of [['grew', size + 1], ['shrank', size - 1]] as const) {
+      await writeFile(path.join(dir, name), randomBytes(actual));
+      const writer = new SnapshotZipWriter(path.join(dir, `${name}.zip`), { level: 1, forceZip64: false, date: new Date() });
+      await writer.addBuffer('00_manifest.json', '{}');
+      const failed = (async () => {
+        await writer.addFile(`20_webdav/${name}`, path.join(dir, name), size);
+        await writer.finish('00_checksums.json');
+      })();
+      const error = await t.throwsAsync(failed, { instanceOf: SizeChangedError });
+      t.regex(error!.message, new RegExp(`20_webdav/${name} (changed size|shrank)`));
+      t.is(writer.failedEntry, `20_webdav/${name}`);
+      await writer.abort(error!);
+    }
+  });
+}
+
+test('many files, small and large, come out of the read-ahead in order and byte for byte', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-order-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const sizes = Array.from({ length: 120 }, (_, index) => [0, 500, 5_000, smallFileBytes + 1, 300_000][index % 5]!);
+  sizes.push(wholeFileBytes + 1);
+  const writer = new SnapshotZipWriter(path.join(dir, 'out.zip'), { level: 1, forceZip64: false, date: new Date() });
+  const contents: Buffer[] = [];
+  for (const [index, size] of sizes.entries()) {
+    const content = index % 2 ? randomBytes(size) : Buffer.from('abc '.repeat(size).slice(0, size));
+    contents.push(content);
+    await writeFile(path.join(dir, `f${index}`), content);
+    await writer.addFile(`20_webdav/f${index}`, path.join(dir, `f${index}`), size);
+  }
+  await writer.finish('00_checksums.json');
+  const { stdout } = await run('unzip', ['-Z1', path.join(dir, 'out.zip')]);
+  t.deepEqual(stdout.trim().split('\n'), [...sizes.map((_, index) => `20_webdav/f${index}`), '00_checksums.json']);
+  const zip = await readZip(path.join(dir, 'out.zip'));
+  contents.forEach((content, index) => t.true(zip.get(`20_webdav/f${index}`)!.data.equals(content), `f${index}`));
+  const checksums = JSON.parse(zip.get('00_checksums.json')!.data.toString('utf8')) as Record<string, { size: number }>;
+  t.deepEqual(Object.keys(checksums), sizes.map((_, index) => `20_webdav/f${index}`));
+});

@@ -137,6 +137,7 @@ export class CellExporter {
       progress.addEntry();
     };
     try {
+      await writer.opened();
       await entry(manifestEntry, () => writer.addBuffer(manifestEntry, JSON.stringify(manifest)));
       await entry(odataFolder, () => writer.addDirectory(odataFolder));
       await entry(cellEntry, () => writer.addBuffer(cellEntry, cellJson));
@@ -149,6 +150,8 @@ export class CellExporter {
       position.entry = checksumsEntry;
       await writer.finish(checksumsEntry);
     } catch (error) {
+      // Files are read ahead of the archive, so a failure may belong to an entry before this one.
+      position.entry = writer.failedEntry ?? position.entry;
       await writer.abort(error instanceof Error ? error : new Error(String(error)));
       throw error;
     }
