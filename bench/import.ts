@@ -4,16 +4,15 @@
 // the throughput ratio of the best times, the server's peak RSS (VmHWM of the fresh process:
 // start-up plus the imports) and the p99 latency of GET __import polled while the imports run. Everything lives in a temporary folder, removed after.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { defaultCorpus, writeCorpus } from './lib/corpus.ts';
-import { call, freePort, peakRssMb, percentile, startServer, stopServer } from './lib/unit-process.ts';
+import { call, cellRecord, freePort, peakRssMb, percentile, startServer, stopServer, until } from './lib/unit-process.ts';
 
 const run = promisify(execFile);
-const pollIntervalMs = 50;
 const targets = { throughputRatio: 1.0, peakRssMb: 200 };
 const rounds = 3;
 
@@ -28,25 +27,6 @@ export interface ImportBenchResult {
   peakRssMb: number;
   statusP99Ms: number;
   passed: boolean;
-}
-
-interface UnitFile { cells: Array<{ id: string; name: string; contentId: string; status: string }> }
-
-async function cellRecord(dataDir: string, name: string): Promise<UnitFile['cells'][number]> {
-  const unit = JSON.parse(await readFile(path.join(dataDir, 'unit.json'), 'utf8')) as UnitFile;
-  return unit.cells.find((cell) => cell.name === name)!;
-}
-
-/** Polls a status URL until it leaves `busy`; returns the last body and every poll's latency. */
-async function until(url: string, busy: string): Promise<{ body: Record<string, unknown>; latencies: number[] }> {
-  const latencies: number[] = [];
-  for (;;) {
-    const asked = performance.now();
-    const body = (await (await call(url)).json()) as Record<string, unknown>;
-    latencies.push(performance.now() - asked);
-    if (body.status !== busy) return { body, latencies };
-    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-  }
 }
 
 export async function importBench(log: (line: string) => void = console.log): Promise<ImportBenchResult> {

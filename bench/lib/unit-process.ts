@@ -1,9 +1,10 @@
-// A unit server as a child process, the way `npm start` runs it, for the benchmarks: start it on
+// A unit server as a child process, the way `npm start` runs it (same node flags), for the benchmarks: start it on
 // a free loopback port, call it with the master token, read its peak RSS.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 export const token = 'bench-master-token-0123456789';
 
@@ -18,9 +19,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const repository = path.resolve(import.meta.dirname, '..', '..');
+
+/** The arguments `npm start` gives node (its flags and the script), read from package.json. */
+async function startArguments(): Promise<string[]> {
+  const manifest = JSON.parse(await readFile(path.join(repository, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [command, ...args] = manifest.scripts.start.split(/\s+/);
+  if (command !== 'node') throw new Error(`the start script does not run node: ${manifest.scripts.start}`);
+  return args;
+}
+
 export async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/server.ts'], {
-    cwd: path.resolve(import.meta.dirname, '..', '..'),
+  const child = spawn(process.execPath, await startArguments(), {
+    cwd: repository,
     env: { ...process.env, CELLAR_DATA_DIR: dataDir, CELLAR_PORT: String(port), CELLAR_HOST: '127.0.0.1', CELLAR_MASTER_TOKEN: token, CELLAR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -59,4 +70,29 @@ export function percentile(values: number[], p: number): number {
 
 export function median(values: number[]): number {
   return percentile(values, 50);
+}
+
+/** How often the benches ask a status URL while a job runs (a client would ask every few seconds). */
+export const pollIntervalMs = 50;
+
+/** Polls a status URL until it leaves `busy`; returns the last body and every poll's latency. */
+export async function until(url: string, busy: string): Promise<{ body: Record<string, unknown>; latencies: number[] }> {
+  const latencies: number[] = [];
+  for (;;) {
+    const asked = performance.now();
+    const body = (await (await call(url)).json()) as Record<string, unknown>;
+    latencies.push(performance.now() - asked);
+    if (body.status !== busy) return { body, latencies };
+    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+  }
+}
+
+interface UnitFile { cells: Array<{ id: string; name: string; contentId: string; status: string }> }
+
+/** A cell's record, read from the unit's store file. */
+export async function cellRecord(dataDir: string, name: string): Promise<UnitFile['cells'][number]> {
+  const unit = JSON.parse(await readFile(path.join(dataDir, 'unit.json'), 'utf8')) as UnitFile;
+  const cell = unit.cells.find((candidate) => candidate.name === name);
+  if (!cell) throw new Error(`no cell ${name} in the store`);
+  return cell;
 }
