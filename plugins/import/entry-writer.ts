@@ -1,11 +1,11 @@
 // Writes one zip entry to a new file ('wx': never over something) and says what it wrote: its
 // size and SHA-256, for the caller to hold against 00_checksums.json. Small entries (at most
-// 1 MiB), the bulk of a cell, are read from the reader's cached blocks, inflated and written
-// synchronously: a few milliseconds of work each, cheaper than the thread-pool round trips of the
-// asynchronous calls (an inflate, an open, a write, a close). Larger entries stream with
-// backpressure, so memory stays flat whatever the file size.
+// 1 MiB), the bulk of a cell, are read from the reader's cached blocks and inflated on the main
+// thread, synchronously (cheaper than a round trip to zlib's thread for so little), and written by
+// the import's file writer thread. Larger entries stream with backpressure, so memory stays flat
+// whatever the file size.
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -14,6 +14,7 @@ import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { CellarError } from '../../core/errors.ts';
 import { readAt } from './block-reader.ts';
+import type { FileWriterThread } from './file-writer.ts';
 
 /** Entries up to this size (both compressed and expanded) are handled whole, in memory. */
 export const wholeEntryLimit = 1024 * 1024;
@@ -64,22 +65,6 @@ async function readWhole(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Bu
   if (data.length !== entry.uncompressedSize) throw damaged(entry, `expands to ${data.length > entry.uncompressedSize ? 'more than' : data.length} bytes, not the declared ${entry.uncompressedSize}`);
   return data;
 }
-/**
- * Creates the file; its folder is made only when missing, which saves a call on most files.
- * Synchronous on purpose: for a file of at most wholeEntryLimit bytes the kernel's copy into the
- * page cache takes well under a millisecond, less than the thread-pool round trips of an
- * asynchronous open, write and close (measured: the import of the bench corpus ran twice as fast).
- */
-function writeNew(target: string, data: Buffer): void {
-  try {
-    writeFileSync(target, data, { flag: 'wx', mode: 0o600 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    mkdirSync(path.dirname(target), { recursive: true });
-    writeFileSync(target, data, { flag: 'wx', mode: 0o600 });
-  }
-}
-
 async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress: (bytes: number) => void): Promise<Written> {
   const hash = createHash('sha256');
   const declared = entry.uncompressedSize;
@@ -110,13 +95,14 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
   return { size, sha256: hash.digest('hex') };
 }
 
-export async function writeEntry(zip: ZipFile, entry: Entry, target: string, progress: (bytes: number) => void): Promise<Written> {
+export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, progress: (bytes: number) => void): Promise<Written> {
   if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) return streamEntry(zip, entry, target, progress);
-  return withBuffer(async (memory) => {
+  const { written, size, sha256 } = await withBuffer(async (memory) => {
     const data = await readWhole(zip, entry, memory);
-    const sha256 = createHash('sha256').update(data).digest('hex');
-    writeNew(target, data);
-    progress(data.length);
-    return { size: data.length, sha256 };
+    // `write` copies the data before it returns, so the reused buffer is free while the file is written.
+    return { written: files.write(target, data), size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
   });
+  await written;
+  progress(size);
+  return { size, sha256 };
 }

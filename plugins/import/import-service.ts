@@ -18,12 +18,16 @@ import type { Unit } from '../../core/server.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { newContentId } from '../../core/store.ts';
 import { writeEntry } from './entry-writer.ts';
+import { FileWriterThread } from './file-writer.ts';
 import { TaskPool } from './task-pool.ts';
 import { inspectSnapshot, openZip, readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
 
 const execFileAsync = promisify(execFile);
-/** Entries in flight at once: large ones stream through the thread pool while the next are read. */
-const extractConcurrency = 4;
+/**
+ * Entries in flight at once: enough that the file writer thread always has files waiting while
+ * the next are read and inflated, and large ones stream through the thread pool meanwhile.
+ */
+const extractConcurrency = 16;
 
 function parseLine(file: string, line: string): PjsonLine {
   try {
@@ -98,8 +102,8 @@ export class CellImporter {
       const { document, boxIds } = await this.#readOData(zip, snapshot);
       const davRoot = path.join(staging, 'dav');
       await mkdir(davRoot, { recursive: true });
-      // Several entries in flight: a streamed one waits on the disk most of the time.
       const pool = new TaskPool(extractConcurrency);
+      const files = new FileWriterThread();
       try {
         for await (const entry of walk(zip)) {
           const entryPath = entry.fileName;
@@ -110,14 +114,15 @@ export class CellImporter {
           const target = this.#targetOf(davRoot, entryPath.slice(webdavFolder.length), boxIds);
           const boxRoot = /^([^/]+)\/\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
           await pool.add(async () => {
-            if (entryPath.endsWith('/')) return void await mkdir(target, { recursive: true });
-            if (!boxRoot) return this.#writeFile(zip, entry, entryPath, target, snapshot.checksums, progress);
+            if (entryPath.endsWith('/')) return files.mkdir(target);
+            if (!boxRoot) return this.#writeFile(zip, entry, entryPath, target, files, snapshot.checksums, progress);
             await mkdir(path.dirname(target), { recursive: true });
             await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
           });
         }
       } finally {
         await pool.drain().catch(() => {});
+        await files.close();
       }
       await pool.drain();
       for (const box of [mainBoxName, ...document.boxes.map((record) => record._id)]) {
@@ -211,10 +216,10 @@ export class CellImporter {
   }
 
   /** One file entry to disk, held against its line in 00_checksums.json. */
-  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, checksums: SnapshotChecksums, progress: ImportProgress): Promise<void> {
+  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, files: FileWriterThread, checksums: SnapshotChecksums, progress: ImportProgress): Promise<void> {
     const expected = checksums[name];
     if (!expected) throw new CellarError('PR400-SN-0005', name);
-    const written = await writeEntry(zip, entry, target, (bytes) => progress.add(bytes));
+    const written = await writeEntry(zip, entry, target, files, (bytes) => progress.add(bytes));
     if (written.size !== expected.size || written.sha256 !== expected.sha256) throw new CellarError('PR400-SN-0005', name);
   }
 
