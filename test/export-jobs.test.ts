@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { errorBody } from '../core/errors.ts';
-import { failureBody } from '../plugins/export/export-service.ts';
+import { ExportFailure, failureBody } from '../plugins/export/zip-job.ts';
+import { writeSnapshotZipInThread } from '../plugins/export/zip-thread.ts';
 import { SizeChangedError, SnapshotZipWriter, smallFileBytes, wholeFileBytes } from '../plugins/export/zip-writer.ts';
 import { CellLayout } from './helpers/cell-layout.ts';
 import { areaDirOf, areaFiles, exportStatus, holdExportAt, postExport, untilReady } from './helpers/export.ts';
@@ -215,4 +216,46 @@ test('many files, small and large, come out of the read-ahead in order and byte 
   contents.forEach((content, index) => t.true(zip.get(`20_webdav/f${index}`)!.data.equals(content), `f${index}`));
   const checksums = JSON.parse(zip.get('00_checksums.json')!.data.toString('utf8')) as Record<string, { size: number }>;
   t.deepEqual(Object.keys(checksums), sizes.map((_, index) => `20_webdav/f${index}`));
+});
+
+test('the export thread reports a failure with the .error body it computed, and stops when the job is stopped', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-thread-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const input = { davRoot: path.join(dir, 'missing'), temp: path.join(dir, 'out.zip'), level: 1, createdAt: Date.now(), manifest: '{}', cellJson: '{}', odata: [] };
+  const running = new AbortController();
+  const vanished = await t.throwsAsync(writeSnapshotZipInThread(input, { signal: running.signal, onProgress: () => {} }), { instanceOf: ExportFailure });
+  t.deepEqual(vanished!.body, errorBody('PR500-CM-0002', ['cell export: a file vanished']));
+
+  await mkdir(path.join(dir, 'dav'));
+  await writeFile(path.join(dir, 'dav', 'big.bin'), randomBytes(6 * 1024 * 1024));
+  const stopping = new AbortController();
+  const percents: number[] = [];
+  const stopped = writeSnapshotZipInThread({ ...input, davRoot: path.join(dir, 'dav') }, {
+    signal: stopping.signal,
+    onProgress: (percent) => percents.push(percent),
+    beforeEntry: async (entry) => {
+      if (entry === '20_webdav/big.bin') stopping.abort();
+    },
+  });
+  const error = await t.throwsAsync(stopped, { instanceOf: ExportFailure });
+  t.deepEqual(error!.body, errorBody('PR503-SV-0002'));
+  t.true(percents.length > 0 && percents.every((percent) => percent < 100));
+});
+
+test('the export thread reports rising progress below 100% and writes a zip unzip -t accepts', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-thread-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(path.join(dir, 'dav', '__', 'a.txt'), { recursive: true });
+  await writeFile(path.join(dir, 'dav', '__', 'a.txt', 'content'), 'hello '.repeat(1000));
+  const percents: number[] = [];
+  const temp = path.join(dir, 'out.zip');
+  await writeSnapshotZipInThread({ davRoot: path.join(dir, 'dav'), temp, level: 1, createdAt: Date.now(), manifest: '{}', cellJson: '{}', odata: [] }, {
+    signal: new AbortController().signal,
+    onProgress: (percent) => percents.push(percent),
+  });
+  t.true(percents.at(-1)! >= 50 && percents.at(-1)! < 100, String(percents.at(-1)));
+  t.deepEqual(percents, [...percents].sort((a, b) => a - b));
+  const { stdout } = await run('unzip', ['-t', temp]);
+  t.regex(stdout, /No errors detected/);
+  t.true((await readZip(temp)).get('20_webdav/__/a.txt/content')!.data.equals(Buffer.from('hello '.repeat(1000))));
 });

@@ -3,14 +3,14 @@
 // `{Name}.zip` only once it is complete and on disk. Any failure leaves `{Name}.error` instead.
 import { rm } from 'node:fs/promises';
 import { CellarError, asHttpError, errorBody, personiumError, type PersoniumErrorBody } from '../../core/errors.ts';
-import { cellEntry, checksumsEntry, manifestEntry, odataFolder, snapshotExportVersion, webdavFolder, type SnapshotManifest } from '../../core/export-format.ts';
+import { snapshotExportVersion, type SnapshotManifest } from '../../core/export-format.ts';
 import type { CellRecord } from '../../core/store.ts';
 import type { Unit } from '../../core/server.ts';
 import { cellarVersion } from '../../core/version.ts';
-import { measureTree, walkTree } from './cell-tree.ts';
 import { cellLine, pjsonContents } from './odata-entries.ts';
-import { ExportProgress } from './progress.ts';
-import { SizeChangedError, SnapshotZipWriter, zip64Threshold } from './zip-writer.ts';
+import { failureBody, type ZipJobInput } from './zip-job.ts';
+import { writeSnapshotZipInThread } from './zip-thread.ts';
+import { temporariesOf } from './zip-writer.ts';
 
 export interface ExportSettings {
   /** zlib level of deflated entries; incompressible files are stored whatever the level. */
@@ -27,19 +27,6 @@ export type BeforeEntryHook = (entry: string, signal: AbortSignal) => Promise<vo
 export function defaultExportName(cellName: string, now: Date): string {
   const digits = now.toISOString().replace(/[-:]/g, '');
   return `${cellName}_${digits.slice(0, 8)}_${digits.slice(9, 15)}`;
-}
-
-/** What a failed export writes to `{Name}.error`. File system paths never appear in it. */
-export function failureBody(error: unknown, entry: string | undefined, signal: AbortSignal): PersoniumErrorBody {
-  if (error instanceof CellarError) return error.body;
-  if (signal.aborted) return errorBody('PR503-SV-0002');
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return errorBody('PR507-DV-0001');
-  const where = entry ? ` at ${entry}` : '';
-  if (code === 'ENOENT') return errorBody('PR500-CM-0002', [`cell export: a file vanished${where}`]);
-  if (typeof code === 'string') return errorBody('PR500-CM-0002', [`cell export: ${code}${where}`]);
-  if (error instanceof SizeChangedError) return errorBody('PR500-CM-0002', [`cell export: ${error.message}`]);
-  return errorBody('PR500-SV-0000');
 }
 
 export function interruptedExportBody(): PersoniumErrorBody {
@@ -76,22 +63,19 @@ export class CellExporter {
     const { status, snapshots, logger } = this.unit;
     const area = snapshots.of(cellId);
     let temp: string | undefined;
-    let writer: SnapshotZipWriter | undefined;
-    const position = { entry: undefined as string | undefined };
     try {
       signal.throwIfAborted();
       await area.ensure();
       temp = area.tempPath(`export-${name}`);
-      writer = await this.#writeZip(cellId, temp, signal, position);
+      await this.#writeZip(cellId, temp, signal);
       await area.commit(temp, `${name}.zip`, 'application/zip');
       status.reportProgress(cellId, 100);
       if (await area.exists(`${name}.error`)) await area.remove(`${name}.error`);
       logger.info({ cellId, name }, 'cell export done');
     } catch (error) {
-      const body = failureBody(error, position.entry, signal);
+      const body = failureBody(error, undefined, signal);
       logger.warn({ cellId, name, err: error, code: body.code }, 'cell export failed');
-      await writer?.abort(error instanceof Error ? error : new Error(String(error)));
-      if (temp) await rm(temp, { force: true }).catch(() => {});
+      if (temp) for (const file of temporariesOf(temp)) await rm(file, { force: true }).catch(() => {});
       await area.writeSmallFile(`${name}.error`, JSON.stringify(body), 'application/json')
         .catch((writeError: unknown) => logger.error({ cellId, name, err: writeError }, 'could not write the export .error file'));
     } finally {
@@ -106,11 +90,11 @@ export class CellExporter {
     await area.writeSmallFile(`${name}.error`, JSON.stringify(interruptedExportBody()), 'application/json');
   }
 
-  async #writeZip(cellId: string, temp: string, signal: AbortSignal, position: { entry: string | undefined }): Promise<SnapshotZipWriter> {
+  /** Prepares the small entries here, then has the export thread write the zip into `temp`. */
+  async #writeZip(cellId: string, temp: string, signal: AbortSignal): Promise<void> {
     const { contents, store, status } = this.unit;
     const cell = store.getCellById(cellId);
     if (!cell) throw new CellarError('PR404-DV-0003');
-    const davRoot = contents.davRoot(cell);
     const document = (await contents.odata(cell)).data;
     const createdAt = new Date();
     const manifest: SnapshotManifest = {
@@ -120,41 +104,20 @@ export class CellExporter {
       cell_name: cell.name,
       generator: `cellar ${cellarVersion}`,
     };
-    const odata = pjsonContents(cell, document);
-    const cellJson = JSON.stringify(cellLine(cell, document));
-    const tree = await measureTree(davRoot);
-    const smallBytes = odata.reduce((sum, { text }) => sum + Buffer.byteLength(text), cellJson.length + 1024);
-    const progress = new ExportProgress(tree.bytes + smallBytes, tree.files + tree.directories + odata.length + 4, (percent) => status.reportProgress(cellId, percent));
-    // ZIP64 end records when the archive may pass 4 GiB (stored entries add headers to the data).
-    const forceZip64 = tree.bytes + smallBytes + (tree.files + tree.directories) * 256 >= zip64Threshold;
-    const writer = new SnapshotZipWriter(temp, { level: this.settings.level, forceZip64, date: createdAt, signal, onBytes: progress.addBytes });
-
-    const entry = async (name: string, add: () => Promise<void>) => {
-      position.entry = name;
-      await this.beforeEntry?.(name, signal);
-      signal.throwIfAborted();
-      await add();
-      progress.addEntry();
+    const input: ZipJobInput = {
+      davRoot: contents.davRoot(cell),
+      temp,
+      level: this.settings.level,
+      createdAt: createdAt.getTime(),
+      manifest: JSON.stringify(manifest),
+      cellJson: JSON.stringify(cellLine(cell, document)),
+      odata: pjsonContents(cell, document),
     };
-    try {
-      await writer.opened();
-      await entry(manifestEntry, () => writer.addBuffer(manifestEntry, JSON.stringify(manifest)));
-      await entry(odataFolder, () => writer.addDirectory(odataFolder));
-      await entry(cellEntry, () => writer.addBuffer(cellEntry, cellJson));
-      for (const { file, text } of odata) await entry(`${odataFolder}${file}`, () => writer.addBuffer(`${odataFolder}${file}`, text));
-      for await (const item of walkTree(davRoot)) {
-        const name = `${webdavFolder}${item.relative}${item.kind === 'directory' && item.relative ? '/' : ''}`;
-        if (item.kind === 'directory') await entry(name, () => writer.addDirectory(name));
-        else await entry(name, () => writer.addFile(name, item.absolute, item.size));
-      }
-      position.entry = checksumsEntry;
-      await writer.finish(checksumsEntry);
-    } catch (error) {
-      // Files are read ahead of the archive, so a failure may belong to an entry before this one.
-      position.entry = writer.failedEntry ?? position.entry;
-      await writer.abort(error instanceof Error ? error : new Error(String(error)));
-      throw error;
-    }
-    return writer;
+    const hook = this.beforeEntry;
+    await writeSnapshotZipInThread(input, {
+      signal,
+      onProgress: (percent) => status.reportProgress(cellId, percent),
+      ...(hook ? { beforeEntry: (entry: string) => hook(entry, signal) } : {}),
+    });
   }
 }

@@ -32,7 +32,7 @@ export const zip64Threshold = 0xffffffff;
 /** Entries in flight at most: being read, waiting their turn, or in archiver's queue. */
 export const queuedEntries = 32;
 /** Bytes of whole-file buffers in flight at most (one larger file may pass it alone). */
-export const queuedBytes = 16 * 1024 * 1024;
+export const queuedBytes = 8 * 1024 * 1024;
 /**
  * Files up to this size are read whole and appended as one buffer. Streamed in 64 KiB chunks, each
  * chunk costs a round trip to zlib's thread and back; whole, the 300 MB bench corpus exported in
@@ -50,8 +50,6 @@ export const smallFileBytes = 64 * 1024;
  * output, about 10% faster at level 1 on the bench corpus's text (measured).
  */
 export const deflateMemLevel = 9;
-/** Work done in one turn of the event loop at most before the writer lets other callbacks run. */
-export const turnMs = 5;
 /** Read chunk of streamed (larger) files, and zlib's output chunk. */
 export const streamChunkBytes = 256 * 1024;
 /** Output is written to the file in blocks of about this size. */
@@ -164,7 +162,6 @@ export class SnapshotZipWriter {
   /** Hands prepared entries to archiver one after the other, in the order they were added. */
   #order: Promise<void> = Promise.resolve();
   #queuedBytes = 0;
-  #lastTurn = performance.now();
   #failure: Error | undefined;
   #failedEntry: string | undefined;
   #failed: Promise<never>;
@@ -172,7 +169,7 @@ export class SnapshotZipWriter {
 
   constructor(readonly file: string, private readonly options: ZipWriterOptions) {
     this.#archive = new ZipArchive({ zlib: { level: options.level, memLevel: deflateMemLevel, chunkSize: streamChunkBytes }, forceZip64: options.forceZip64 });
-    this.#checksums = new ChecksumSpool(`${file}-checksums`);
+    this.#checksums = new ChecksumSpool(temporariesOf(file)[1]);
     this.#failed = new Promise<never>((_resolve, reject) => {
       this.#reject = reject;
     });
@@ -318,12 +315,6 @@ export class SnapshotZipWriter {
       await Promise.race([this.#inFlight[0], this.#failed]);
     }
     this.#throwIfFailed();
-    // Small files are read, hashed and queued in promise callbacks only; give the event loop a
-    // turn now and then, so that requests are served while an export runs.
-    if (performance.now() - this.#lastTurn > turnMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      this.#lastTurn = performance.now();
-    }
     this.#queuedBytes += weight;
     const prepared = prepare();
     prepared.catch(() => {});
@@ -360,6 +351,11 @@ function readSmallFile(filePath: string, size: number, name: string): Buffer {
   } finally {
     closeSync(descriptor);
   }
+}
+
+/** The files a writer of `file` may leave behind when its thread is stopped: the zip and its checksum spool. */
+export function temporariesOf(file: string): [string, string] {
+  return [file, `${file}-checksums`];
 }
 
 /** Reads a file of `size` bytes whole; a file that is now shorter or longer is an error. */

@@ -1,0 +1,90 @@
+// The part of an export that writes the zip (spec §8): given the cell's WebDAV root and the small
+// entries the main thread prepared (manifest, cell record, .pjson files), it walks the tree and
+// streams it into a temporary file. It runs on the export's own thread (zip-thread.ts), so that
+// archiver's work, and its pauses, never hold up the requests the unit serves meanwhile.
+import { errorBody, CellarError, type PersoniumErrorBody } from '../../core/errors.ts';
+import { cellEntry, checksumsEntry, manifestEntry, odataFolder, webdavFolder } from '../../core/export-format.ts';
+import { measureTree, walkTree } from './cell-tree.ts';
+import { ExportProgress } from './progress.ts';
+import { SizeChangedError, SnapshotZipWriter, zip64Threshold } from './zip-writer.ts';
+
+/** What the zip is made of; plain data, so that it can go to another thread. */
+export interface ZipJobInput {
+  davRoot: string;
+  /** The temporary file the zip is written to. */
+  temp: string;
+  level: number;
+  /** Milliseconds since the epoch, stamped on every entry. */
+  createdAt: number;
+  manifest: string;
+  cellJson: string;
+  odata: Array<{ file: string; text: string }>;
+}
+
+export interface ZipJobHooks {
+  signal: AbortSignal;
+  onProgress: (percent: number) => void;
+  /** Test seam (CellExporter.beforeEntry): awaited before each entry. */
+  beforeEntry?: (entry: string) => Promise<void>;
+}
+
+/** A failed export, with the body its `.error` file gets. */
+export class ExportFailure extends Error {
+  constructor(readonly body: PersoniumErrorBody, readonly entry: string | undefined, message: string) {
+    super(message);
+  }
+}
+
+/** What a failed export writes to `{Name}.error`. File system paths never appear in it. */
+export function failureBody(error: unknown, entry: string | undefined, signal: AbortSignal): PersoniumErrorBody {
+  if (error instanceof ExportFailure) return error.body;
+  if (error instanceof CellarError) return error.body;
+  if (signal.aborted) return errorBody('PR503-SV-0002');
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return errorBody('PR507-DV-0001');
+  const where = entry ? ` at ${entry}` : '';
+  if (code === 'ENOENT') return errorBody('PR500-CM-0002', [`cell export: a file vanished${where}`]);
+  if (typeof code === 'string') return errorBody('PR500-CM-0002', [`cell export: ${code}${where}`]);
+  if (error instanceof SizeChangedError) return errorBody('PR500-CM-0002', [`cell export: ${error.message}`]);
+  return errorBody('PR500-SV-0000');
+}
+
+/** Writes the zip into `input.temp`; throws an ExportFailure, the temporary file then closed. */
+export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): Promise<void> {
+  const { signal } = hooks;
+  let position: string | undefined;
+  let writer: SnapshotZipWriter | undefined;
+  try {
+    const tree = await measureTree(input.davRoot);
+    const smallBytes = input.odata.reduce((sum, { text }) => sum + Buffer.byteLength(text), input.cellJson.length + 1024);
+    const progress = new ExportProgress(tree.bytes + smallBytes, tree.files + tree.directories + input.odata.length + 4, hooks.onProgress);
+    // ZIP64 end records when the archive may pass 4 GiB (stored entries add headers to the data).
+    const forceZip64 = tree.bytes + smallBytes + (tree.files + tree.directories) * 256 >= zip64Threshold;
+    const zip = new SnapshotZipWriter(input.temp, { level: input.level, forceZip64, date: new Date(input.createdAt), signal, onBytes: progress.addBytes });
+    writer = zip;
+    const entry = async (name: string, add: () => Promise<void>) => {
+      position = name;
+      await hooks.beforeEntry?.(name);
+      signal.throwIfAborted();
+      await add();
+      progress.addEntry();
+    };
+    await zip.opened();
+    await entry(manifestEntry, () => zip.addBuffer(manifestEntry, input.manifest));
+    await entry(odataFolder, () => zip.addDirectory(odataFolder));
+    await entry(cellEntry, () => zip.addBuffer(cellEntry, input.cellJson));
+    for (const { file, text } of input.odata) await entry(`${odataFolder}${file}`, () => zip.addBuffer(`${odataFolder}${file}`, text));
+    for await (const item of walkTree(input.davRoot)) {
+      const name = `${webdavFolder}${item.relative}${item.kind === 'directory' && item.relative ? '/' : ''}`;
+      if (item.kind === 'directory') await entry(name, () => zip.addDirectory(name));
+      else await entry(name, () => zip.addFile(name, item.absolute, item.size));
+    }
+    position = checksumsEntry;
+    await zip.finish(checksumsEntry);
+  } catch (error) {
+    // Files are read ahead of the archive, so a failure may belong to an entry before this one.
+    const entry = writer?.failedEntry ?? position;
+    await writer?.abort(error instanceof Error ? error : new Error(String(error)));
+    throw new ExportFailure(failureBody(error, entry, signal), entry, error instanceof Error ? error.message : String(error));
+  }
+}

@@ -1,0 +1,43 @@
+// The export thread's own code (started by zip-thread.ts through zip-thread.mjs): runs
+// writeSnapshotZip on the input it was given and reports progress and the outcome as messages.
+import { parentPort, workerData } from 'node:worker_threads';
+import { ExportFailure, writeSnapshotZip, type ZipJobInput } from './zip-job.ts';
+import type { FromExportThread, ToExportThread } from './zip-thread.ts';
+
+const port = parentPort!;
+const input = workerData as ZipJobInput & { hooked: boolean };
+const controller = new AbortController();
+/** The answer to the entry the main thread's test hook is looking at, when there is one. */
+let answer: ((message: ToExportThread) => void) | undefined;
+
+function post(message: FromExportThread): void {
+  port.postMessage(message);
+}
+
+port.on('message', (message: ToExportThread) => {
+  if (message.type === 'abort') controller.abort(new Error('the export was stopped'));
+  else answer?.(message);
+});
+
+async function beforeEntry(entry: string): Promise<void> {
+  const reply = await new Promise<ToExportThread>((resolve) => {
+    answer = resolve;
+    post({ type: 'before', entry });
+  });
+  answer = undefined;
+  if (reply.type === 'refuse') throw Object.assign(new Error(reply.message), { code: reply.code });
+}
+
+try {
+  await writeSnapshotZip(input, {
+    signal: controller.signal,
+    onProgress: (percent) => post({ type: 'progress', percent }),
+    ...(input.hooked ? { beforeEntry } : {}),
+  });
+  post({ type: 'done' });
+} catch (error) {
+  const failure = error as ExportFailure;
+  post({ type: 'failed', body: failure.body, entry: failure.entry, message: failure.message });
+} finally {
+  port.close();
+}
