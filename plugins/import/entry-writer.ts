@@ -57,8 +57,10 @@ async function readWhole(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Bu
   }
   let data: Buffer;
   try {
-    // One byte more than declared is enough to catch an entry that expands beyond its size.
-    data = inflateRawSync(raw, { maxOutputLength: entry.uncompressedSize + 1 });
+    // One byte more than declared is enough to catch an entry that expands beyond its size; an
+    // output chunk of that size makes the result one buffer, not 16 KiB pieces joined by a copy.
+    const room = Math.max(64, entry.uncompressedSize + 1);
+    data = inflateRawSync(raw, { maxOutputLength: room, chunkSize: room });
   } catch (error) {
     throw damaged(entry, (error as Error).message);
   }
