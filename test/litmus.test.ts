@@ -27,9 +27,16 @@ function failuresIn(output: string): string[] {
   return failures;
 }
 
-function runLitmus(url: string, cwd: string): Promise<string> {
+/** What litmus printed for one suite, for the log when it falls below its floor. */
+function suiteOutput(output: string, suite: string): string {
+  const start = output.indexOf(`-> running \`${suite}'`);
+  const end = output.indexOf('<- summary', start);
+  return start < 0 ? output.slice(-2000) : output.slice(start, end < 0 ? undefined : end + 200);
+}
+
+function runLitmus(url: string, cwd: string, suites: string[] = Object.keys(floor)): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn('litmus', ['--keep-going', url], { cwd, env: { ...process.env, TESTS: Object.keys(floor).join(' ') } });
+    const child = spawn('litmus', ['--keep-going', url], { cwd, env: { ...process.env, TESTS: suites.join(' ') } });
     let output = '';
     child.stdout.on('data', (chunk) => { output += String(chunk); });
     child.stderr.on('data', (chunk) => { output += String(chunk); });
@@ -57,9 +64,28 @@ litmusTest(`litmus basic, copymove, props and http pass at least as far as measu
     total += passed;
     t.log(`${suite}: ${passed}/${summary[1]} passed`);
     t.true(passed >= minimum, `${suite}: ${passed} passed, at least ${minimum} expected`);
+    if (passed < minimum) t.log(suiteOutput(output, suite));
   }
   t.log(`litmus total: ${total} passed`);
   for (const failure of failuresIn(output)) t.log(`FAIL ${failure}`);
   const health = await fetch(`${unit.url}/__health`);
   t.is(health.status, 200, 'the server still answers');
+});
+
+// litmus's expect100 step gives up on its PUT, while the unit is still creating the file; the next
+// run's first step deletes the collection around it. That DELETE failed now and then (ENOTEMPTY:
+// the file appeared while the folder was being emptied) and the MKCOL after it got 405.
+litmusTest(`a collection is deleted while an abandoned upload in it is still being created (litmus http, 8 runs)${hasLitmus ? '' : ' (skipped: litmus is not installed)'}`, async (t) => {
+  const proxy = await startBearerProxy(masterToken);
+  const unit = await startUnit({ unitUrl: `${proxy.url}/`, logLevel: 'warn' });
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-litmus-'));
+  t.teardown(async () => { await proxy.close(); await unit.stop(); await rm(workDir, { recursive: true, force: true }); });
+  proxy.target = await unit.listen();
+  await unit.createCell('cell1');
+  await unit.createBox('cell1', 'box1');
+  for (let run = 1; run <= 8; run++) {
+    const output = await runLitmus(`${proxy.url}/cell1/box1/`, workDir, ['http']);
+    const summary = /summary for `http': of (\d+) tests run: (\d+) passed/.exec(output);
+    t.is(summary?.[2], '4', `run ${run}: ${suiteOutput(output, 'http')}`);
+  }
 });

@@ -76,8 +76,18 @@ class NoSerializer implements webdav.FileSystemSerializer {
   unserialize(_data: unknown, callback: webdav.ReturnCallback<webdav.FileSystem>): void { callback(new Error('not serializable'), undefined as unknown as webdav.FileSystem); }
 }
 
+/**
+ * How a resource folder is removed. A request the client gave up on can still be finishing inside
+ * it (webdav-server goes on creating a PUT's file after the client left, as litmus's expect100
+ * test does), so a file may appear while the folder is emptied: rm then fails with ENOTEMPTY,
+ * and is tried again.
+ */
+const removal = { recursive: true, maxRetries: 5, retryDelay: 20 } as const;
+
 export class PmetaFileSystem extends webdav.FileSystem {
   readonly #cache = new Map<string, Pmeta>();
+  /** Deletes and moves so far: a cache entry read before one of them is not stored after it. */
+  #forgets = 0;
   /** One `.pmeta` read-modify-write at a time per resource. */
   readonly #queue = new KeyedQueue();
   readonly #locks = new Map<string, webdav.LocalLockManager>();
@@ -94,17 +104,20 @@ export class PmetaFileSystem extends webdav.FileSystem {
   async readPmeta(dir: string): Promise<Pmeta> {
     const cached = this.#cache.get(dir);
     if (cached) return cached;
+    const forgets = this.#forgets;
     const pmeta = JSON.parse(await readFile(path.join(dir, pmetaFile), 'utf8')) as Pmeta;
     pmeta.d ??= {};
     if (this.#cache.size > 20_000) this.#cache.clear();
-    this.#cache.set(dir, pmeta);
+    // A read that a delete or move overtook would put back what was just removed.
+    if (forgets === this.#forgets) this.#cache.set(dir, pmeta);
     return pmeta;
   }
 
   async writePmeta(dir: string, pmeta: Pmeta): Promise<void> {
     this.#cache.delete(dir);
+    const forgets = this.#forgets;
     await writeFileDurably(path.join(dir, pmetaFile), JSON.stringify(pmeta));
-    this.#cache.set(dir, pmeta);
+    if (forgets === this.#forgets) this.#cache.set(dir, pmeta);
   }
 
   updatePmeta(dir: string, change: (pmeta: Pmeta) => void): Promise<void> {
@@ -118,6 +131,7 @@ export class PmetaFileSystem extends webdav.FileSystem {
   }
 
   #forgetUnder(dir: string): void {
+    this.#forgets += 1;
     for (const key of this.#cache.keys()) if (key === dir || key.startsWith(dir + path.sep)) this.#cache.delete(key);
     for (const key of this.#locks.keys()) if (this.realPath(key) === dir || this.realPath(key).startsWith(dir + path.sep)) this.#locks.delete(key);
   }
@@ -140,7 +154,7 @@ export class PmetaFileSystem extends webdav.FileSystem {
     const dir = this.realPath(resource);
     settle((async () => {
       await stat(path.join(dir, pmetaFile));
-      await rm(dir, { recursive: true });
+      await rm(dir, removal);
       this.#forgetUnder(dir);
     })(), (error) => callback(error));
   }
@@ -244,7 +258,7 @@ export class PmetaFileSystem extends webdav.FileSystem {
     const existed = await stat(path.join(target, pmetaFile)).then(() => true, () => false);
     if (existed && !overwrite) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
     await stat(path.join(path.dirname(target), pmetaFile));
-    if (existed) await rm(target, { recursive: true });
+    if (existed) await rm(target, removal);
     this.#forgetUnder(target);
     return existed;
   }
