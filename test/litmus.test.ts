@@ -45,7 +45,8 @@ function runLitmus(url: string, cwd: string, suites: string[] = Object.keys(floo
   });
 }
 
-litmusTest(`litmus basic, copymove, props and http pass at least as far as measured, and the server stays up${hasLitmus ? '' : ' (skipped: litmus is not installed)'}`, async (t) => {
+/** A unit with cell1/box1 behind the Bearer proxy, and a folder for litmus to run in. */
+async function litmusBox(t: { teardown(fn: () => Promise<void>): void }) {
   const proxy = await startBearerProxy(masterToken);
   const unit = await startUnit({ unitUrl: `${proxy.url}/`, logLevel: 'warn' });
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-litmus-'));
@@ -53,8 +54,12 @@ litmusTest(`litmus basic, copymove, props and http pass at least as far as measu
   proxy.target = await unit.listen();
   await unit.createCell('cell1');
   await unit.createBox('cell1', 'box1');
+  return { url: `${proxy.url}/cell1/box1/`, workDir, unit };
+}
 
-  const output = await runLitmus(`${proxy.url}/cell1/box1/`, workDir);
+litmusTest(`litmus basic, copymove, props and http pass at least as far as measured, and the server stays up${hasLitmus ? '' : ' (skipped: litmus is not installed)'}`, async (t) => {
+  const { url, workDir, unit } = await litmusBox(t);
+  const output = await runLitmus(url, workDir);
   let total = 0;
   for (const [suite, minimum] of Object.entries(floor)) {
     const summary = new RegExp(`summary for \`${suite}': of (\\d+) tests run: (\\d+) passed, (\\d+) failed`).exec(output);
@@ -76,15 +81,9 @@ litmusTest(`litmus basic, copymove, props and http pass at least as far as measu
 // run's first step deletes the collection around it. That DELETE failed now and then (ENOTEMPTY:
 // the file appeared while the folder was being emptied) and the MKCOL after it got 405.
 litmusTest(`a collection is deleted while an abandoned upload in it is still being created (litmus http, 8 runs)${hasLitmus ? '' : ' (skipped: litmus is not installed)'}`, async (t) => {
-  const proxy = await startBearerProxy(masterToken);
-  const unit = await startUnit({ unitUrl: `${proxy.url}/`, logLevel: 'warn' });
-  const workDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-litmus-'));
-  t.teardown(async () => { await proxy.close(); await unit.stop(); await rm(workDir, { recursive: true, force: true }); });
-  proxy.target = await unit.listen();
-  await unit.createCell('cell1');
-  await unit.createBox('cell1', 'box1');
+  const { url, workDir } = await litmusBox(t);
   for (let run = 1; run <= 8; run++) {
-    const output = await runLitmus(`${proxy.url}/cell1/box1/`, workDir, ['http']);
+    const output = await runLitmus(url, workDir, ['http']);
     const summary = /summary for `http': of (\d+) tests run: (\d+) passed/.exec(output);
     t.is(summary?.[2], '4', `run ${run}: ${suiteOutput(output, 'http')}`);
   }
