@@ -24,9 +24,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { logger, masterToken } = server.app.unit;
+  const { logger, masterToken, urls } = server.cellar;
   await server.start();
-  logger.info({ url: server.app.unit.unitUrl(), dataDir: config.dataDir }, `Cellar unit listening on ${server.app.unit.unitUrl()}`);
+  logger.info({ url: urls.unit(), dataDir: config.dataDir }, `Cellar unit listening on ${urls.unit()}`);
   if (masterToken.file) {
     logger.info({ file: masterToken.file }, masterToken.generated
       ? `generated a unit master token; it is in ${masterToken.file} (readable by its owner only)`

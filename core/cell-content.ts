@@ -9,14 +9,17 @@
 // Inside a box every resource is a folder holding `.pmeta` (JSON) and, for files, `content`.
 // The snapshot area is elsewhere ({dataDir}/snapshots/{cellId}/), so it is never exported.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { confine } from './confine.ts';
 import { DurableJsonFile, writeFileDurably } from './json-file.ts';
-import type { CellRecord } from './store.ts';
+import { newContentId, type CellRecord } from './store.ts';
 
 export const mainBoxName = '__';
+const davFolder = 'dav';
+const odataFile = 'odata.json';
+const pmetaFile = '.pmeta';
 
 /** Personium's `.pmeta`: i id, t type, a ACL, d dead properties, p/u published/updated (ms), ct, cl, v version. */
 export interface Pmeta {
@@ -59,7 +62,20 @@ export function newPmeta(type: Pmeta['t'], extra: Partial<Pmeta> = {}): Pmeta {
 }
 
 export async function writePmeta(folder: string, pmeta: Pmeta): Promise<void> {
-  await writeFileDurably(path.join(folder, '.pmeta'), JSON.stringify(pmeta));
+  await writeFileDurably(path.join(folder, pmetaFile), JSON.stringify(pmeta));
+}
+
+async function writePmetaUnlessPresent(folder: string, type: Pmeta['t'], extra: Partial<Pmeta> = {}): Promise<void> {
+  const present = await access(path.join(folder, pmetaFile)).then(() => true, () => false);
+  if (!present) await writePmeta(folder, newPmeta(type, extra));
+}
+
+/** A content folder being built (by an import) beside the live one. */
+export interface StagedContent {
+  contentId: string;
+  dir: string;
+  /** Its `dav/` folder: the cell's `.pmeta` and one folder per box. */
+  davRoot: string;
 }
 
 export class CellContents {
@@ -76,7 +92,7 @@ export class CellContents {
   }
 
   davRoot(cell: Pick<CellRecord, 'id' | 'contentId'>): string {
-    return path.join(this.contentDir(cell), 'dav');
+    return path.join(this.contentDir(cell), davFolder);
   }
 
   boxDir(cell: Pick<CellRecord, 'id' | 'contentId'>, boxId: string): string {
@@ -89,10 +105,8 @@ export class CellContents {
 
   /** Lays out an empty cell (cell `.pmeta`, main box, no boxes) in `dir`. */
   async createEmptyContent(dir: string): Promise<void> {
-    await mkdir(path.join(dir, 'dav', mainBoxName), { recursive: true });
-    await writePmeta(path.join(dir, 'dav'), newPmeta('Cell'));
-    await writePmeta(path.join(dir, 'dav', mainBoxName), newPmeta('col.box'));
-    await writeFileDurably(path.join(dir, 'odata.json'), JSON.stringify({ boxes: [], preserved: {} } satisfies ODataDocument));
+    await mkdir(path.join(dir, davFolder, mainBoxName), { recursive: true });
+    await this.#completeLayout(dir, { boxes: [], preserved: {} });
   }
 
   async createCell(cell: CellRecord): Promise<void> {
@@ -100,12 +114,44 @@ export class CellContents {
     await mkdir(this.snapshotDir(cell.id), { recursive: true });
   }
 
+  /** A new content folder for the cell that nobody sees until the registry points at it. */
+  async stage(cellId: string): Promise<StagedContent> {
+    const contentId = newContentId();
+    const dir = confine(this.cellDir(cellId), contentId);
+    const davRoot = path.join(dir, davFolder);
+    await mkdir(davRoot, { recursive: true });
+    return { contentId, dir, davRoot };
+  }
+
+  /**
+   * Ends a staged content's layout: every box of `document` and the main box get a `.pmeta` when
+   * the snapshot had none, the cell its own, and `odata.json` is written last.
+   */
+  async completeStaged(staged: StagedContent, document: ODataDocument): Promise<void> {
+    await this.#completeLayout(staged.dir, document);
+  }
+
+  async discardStaged(staged: StagedContent): Promise<void> {
+    await rm(staged.dir, { recursive: true, force: true });
+  }
+
+  async #completeLayout(dir: string, document: ODataDocument): Promise<void> {
+    const davRoot = path.join(dir, davFolder);
+    await writePmetaUnlessPresent(davRoot, 'Cell');
+    for (const box of [mainBoxName, ...document.boxes.map((record) => record._id)]) {
+      const boxDir = path.join(davRoot, box);
+      await mkdir(boxDir, { recursive: true });
+      await writePmetaUnlessPresent(boxDir, 'col.box', box === mainBoxName ? {} : { i: box });
+    }
+    await writeFileDurably(path.join(dir, odataFile), JSON.stringify(document));
+  }
+
   /** The OData document of the cell's live content, read once and kept. */
   async odata(cell: Pick<CellRecord, 'id' | 'contentId'>): Promise<Low<ODataDocument>> {
     const dir = this.contentDir(cell);
     let document = this.#documents.get(dir);
     if (!document) {
-      document = new Low<ODataDocument>(new DurableJsonFile<ODataDocument>(path.join(dir, 'odata.json')), { boxes: [], preserved: {} });
+      document = new Low<ODataDocument>(new DurableJsonFile<ODataDocument>(path.join(dir, odataFile)), { boxes: [], preserved: {} });
       await document.read();
       this.#documents.set(dir, document);
     }

@@ -61,10 +61,6 @@ export class CellStatusService {
 
   constructor(private readonly store: UnitStore) {}
 
-  state(cell: CellRecord): CellState {
-    return stateOf(cell);
-  }
-
   /** Accepts a job: the in-progress record is on disk when this resolves (before the 202). */
   async accept(cellId: string, kind: JobKind, name: string, startedAt: Date = new Date()): Promise<CellRecord> {
     const cell = this.#require(cellId);

@@ -3,7 +3,7 @@
 // cell is guaranteed by the cell state machine, not here. On shutdown every job is aborted
 // through its signal, so it ends in a terminal state before the process exits.
 import type { Logger } from 'pino';
-import type { CellRecord, JobKind } from './store.ts';
+import type { JobKind } from './store.ts';
 
 export interface Job {
   cellId: string;
@@ -13,12 +13,16 @@ export interface Job {
   run(signal: AbortSignal): Promise<void>;
 }
 
-export type InterruptedJobHandler = (cell: CellRecord, name: string) => Promise<void>;
+/**
+ * A test seam of the export and import jobs, given when the server is built: awaited before each
+ * entry goes into (or comes out of) the archive, with the entry's name and the job's signal.
+ * Tests use it to hold a job in progress, or to make one fail, at a chosen point.
+ */
+export type BeforeEntryHook = (entry: string, signal: AbortSignal) => Promise<void>;
 
 export class JobRunner {
   readonly #queue: Job[] = [];
   readonly #running = new Map<Job, { controller: AbortController; done: Promise<void> }>();
-  readonly #interrupted = new Map<JobKind, InterruptedJobHandler>();
   #stopping = false;
 
   constructor(readonly concurrency: number, private readonly logger: Logger) {}
@@ -34,19 +38,6 @@ export class JobRunner {
 
   isWaiting(cellId: string): boolean {
     return this.#queue.some((job) => job.cellId === cellId);
-  }
-
-  get runningCount(): number {
-    return this.#running.size;
-  }
-
-  /** Cleanup for jobs a restart interrupted (a `.error` for an export, say); run at start-up. */
-  onInterrupted(kind: JobKind, handler: InterruptedJobHandler): void {
-    this.#interrupted.set(kind, handler);
-  }
-
-  interruptedHandler(kind: JobKind): InterruptedJobHandler | undefined {
-    return this.#interrupted.get(kind);
   }
 
   /** Aborts every job, running or waiting, and waits until each has settled, for `timeoutMs` at most. */

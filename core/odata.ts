@@ -21,13 +21,11 @@ function safeDecode(segment: string): string | undefined {
   }
 }
 
+/** The methods an entity set (`GET, POST`) or one entity (`GET, DELETE`) answers. */
+export function entityAllow(target: EntityTarget): string {
+  return target.kind === 'collection' ? 'GET, POST' : 'GET, DELETE';
+}
+
 export function odataDate(ms: number): string {
   return `/Date(${ms})/`;
 }
-
-export function etagOf(version: number, updated: number): string {
-  return `W/"${version}-${updated}"`;
-}
-
-export const entityNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
-export const entityNameRule = '^[a-zA-Z0-9][a-zA-Z0-9-_]{0,127}$';

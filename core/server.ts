@@ -2,52 +2,29 @@
 // feature plugins) and returns it without listening. bin/server.ts starts it.
 import Hapi, { type Server } from '@hapi/hapi';
 import hapiPino from 'hapi-pino';
-import { pino, type Logger } from 'pino';
-import { loadMasterToken, param, masterTokenResolver, registerBearerScheme, type MasterToken } from './auth.ts';
+import { pino } from 'pino';
+import { param, masterTokenResolver, registerBearerScheme } from './auth.ts';
 import { cellAccessPlugin } from './cell-access.ts';
-import { CellContents } from './cell-content.ts';
-import { CellStatusService } from './cell-status.ts';
-import { unitUrlFor, type Config } from './config.ts';
+import type { Config } from './config.ts';
 import { conventionsPlugin } from './conventions.ts';
-import { UnitStore } from './store.ts';
-import { JobRunner } from './jobs.ts';
-import { SnapshotAreas } from '../snapshot-area/storage.ts';
+import { servicesPlugin } from './services.ts';
+import type { BeforeEntryHook } from './jobs.ts';
 import { healthPlugin } from '../plugins/health/index.ts';
 import { cellsPlugin } from '../plugins/cells/index.ts';
 import { boxesPlugin } from '../plugins/boxes/index.ts';
 import { cellRootPlugin } from '../plugins/cell-root/index.ts';
 import { boxDavPlugin } from '../plugins/box-dav/index.ts';
 import { importPlugin } from '../plugins/import/index.ts';
-import { snapshotAreaPlugin } from '../snapshot-area/routes.ts';
-import { snapshotPropfindPlugin } from '../plugins/snapshot-propfind/index.ts';
 import { exportPlugin } from '../plugins/export/index.ts';
 import { statusPlugin } from '../plugins/status/index.ts';
-
-export interface Unit {
-  config: Config;
-  logger: Logger;
-  store: UnitStore;
-  contents: CellContents;
-  status: CellStatusService;
-  jobs: JobRunner;
-  /** Each cell's snapshot area (`{CellURL}__snapshot`). */
-  snapshots: SnapshotAreas;
-  masterToken: MasterToken;
-  /** The unit URL, ending in '/'. */
-  unitUrl(): string;
-  /** `{UnitURL}{cellName}/` */
-  cellUrl(cellName: string): string;
-}
-
-declare module '@hapi/hapi' {
-  interface ServerApplicationState {
-    unit: Unit;
-  }
-}
+import { snapshotAreaPlugin } from '../snapshot-area/index.ts';
+import { snapshotPropfindPlugin } from '../snapshot-area/propfind.ts';
 
 export interface CreateServerOptions {
   /** Where logs go; default stdout. Tests pass a sink. */
   logStream?: NodeJS.WritableStream;
+  /** Test seams, awaited before each entry an export writes or an import extracts. */
+  hooks?: { exportBeforeEntry?: BeforeEntryHook; importBeforeEntry?: BeforeEntryHook };
 }
 
 export async function createServer(config: Config, options: CreateServerOptions = {}): Promise<Server> {
@@ -75,41 +52,19 @@ export async function createServer(config: Config, options: CreateServerOptions 
   server.listener.headersTimeout = 60_000;
   server.listener.keepAliveTimeout = 65_000;
 
-  const store = new UnitStore(config.dataDir);
-  await store.initialize();
-  const masterToken = await loadMasterToken(config.masterToken, config.dataDir);
-  const contents = new CellContents(config.dataDir);
-  const status = new CellStatusService(store);
-  const jobs = new JobRunner(config.jobs.concurrency, logger);
-  const snapshots = new SnapshotAreas((cellId) => contents.snapshotDir(cellId));
-  const unitUrl = () => unitUrlFor(config, Number(server.info.port));
-  const unit: Unit = {
-    config, logger, store, contents, status, jobs, snapshots, masterToken, unitUrl,
-    cellUrl: (cellName) => `${unitUrl()}${encodeURIComponent(cellName)}/`,
-  };
-  server.app.unit = unit;
-
   await server.register({ plugin: hapiPino, options: { instance: logger, logRequestComplete: false, logEvents: ['onPostStart', 'onPostStop'] } });
   await server.register(conventionsPlugin);
+  await server.register({ plugin: servicesPlugin, options: { config, logger } });
+  const { masterToken, store, urls } = server.cellar;
   registerBearerScheme(server, masterTokenResolver(masterToken.token), (request) =>
-    param(request, 'cell') ? unit.cellUrl(param(request, 'cell')) : unit.unitUrl());
+    param(request, 'cell') ? urls.cell(param(request, 'cell')) : urls.unit());
   await server.register({ plugin: cellAccessPlugin, options: { store } });
 
-  server.ext('onPreStart', async () => {
-    const interrupted = await status.recoverInterruptedJobs();
-    for (const { cell, kind, name } of interrupted) {
-      logger.warn({ cell: cell.name, kind, name }, 'job interrupted by a restart was ended');
-      await jobs.interruptedHandler(kind)?.(cell, name);
-    }
-    for (const cell of store.listCells()) {
-      const stale = await contents.removeStaleContent(cell);
-      if (stale.length) logger.info({ cell: cell.name, removed: stale }, 'removed content left by an interrupted import');
-    }
-  });
-  server.ext('onPreStop', async () => {
-    await jobs.stop(config.shutdownTimeoutMs);
-  });
-
-  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, boxDavPlugin, snapshotAreaPlugin, snapshotPropfindPlugin, exportPlugin, importPlugin, statusPlugin]);
+  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, statusPlugin]);
+  await server.register({ plugin: boxDavPlugin, options: { maxUploadBytes: config.maxUploadBytes } });
+  await server.register({ plugin: snapshotAreaPlugin, options: config.snapshot });
+  await server.register(snapshotPropfindPlugin);
+  await server.register({ plugin: exportPlugin, options: { beforeEntry: options.hooks?.exportBeforeEntry } });
+  await server.register({ plugin: importPlugin, options: { limits: config.import, beforeEntry: options.hooks?.importBeforeEntry } });
   return server;
 }

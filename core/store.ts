@@ -88,13 +88,6 @@ export class UnitStore {
     await this.#db.write();
     return cell;
   }
-
-  async touchCell(id: string): Promise<void> {
-    const cell = this.getCellById(id);
-    if (!cell) return;
-    cell.updatedAt = Date.now();
-    await this.#db.write();
-  }
 }
 
 export function newContentId(): string {

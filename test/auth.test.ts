@@ -55,7 +55,7 @@ test('a valid token without the privilege gets 403 PR403-AU-0002', async (t) => 
   const other = await startUnit();
   t.teardown(() => other.stop());
   await other.createCell('cell1');
-  const { store } = other.server.app.unit;
+  const { store } = other.server.cellar;
   other.server.ext('onPostAuth', (request, h) => {
     if (request.headers['x-test-as'] === 'foreign-cell-token') request.auth.credentials.app = { cellar: { kind: 'cell', cellId: 'someone-else', privileges: ['root'] } };
     return h.continue;

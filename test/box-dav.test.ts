@@ -23,7 +23,7 @@ async function unitWithBox(t: ExecutionContext, options: { dataDir?: string; kee
 
 /** The folder of box1 on disk. */
 async function boxDir(unit: TestUnit, name = 'box1'): Promise<string> {
-  const { contents, store } = unit.server.app.unit;
+  const { contents, store } = unit.server.cellar;
   const cell = store.findCell('cell1')!;
   const record = (await contents.odata(cell)).data.boxes.find((candidate) => candidate.Name === name)!;
   return contents.boxDir(cell, record._id);
@@ -372,7 +372,7 @@ test('an aborted PUT over an existing file leaves the old content and no tempora
 test('while the cell exports, WebDAV writes get 409 PR409-CM-0002 and reads still work', async (t) => {
   const unit = await unitWithBox(t);
   await put(unit, `${box}/a.txt`, 'before');
-  const { status, store } = unit.server.app.unit;
+  const { status, store } = unit.server.cellar;
   await status.accept(store.findCell('cell1')!.id, 'export', 'x');
 
   const writes = [
@@ -396,7 +396,7 @@ test('while the cell exports, WebDAV writes get 409 PR409-CM-0002 and reads stil
 test('while the cell is import failed, WebDAV reads get 409 PR409-CM-0001 as well as writes', async (t) => {
   const unit = await unitWithBox(t);
   await put(unit, `${box}/a.txt`, 'before');
-  const { status, store } = unit.server.app.unit;
+  const { status, store } = unit.server.cellar;
   const cellId = store.findCell('cell1')!.id;
   await status.accept(cellId, 'import', 'x');
   await status.importFailed(cellId, errorBody('PR400-SN-0006', ['test']));

@@ -56,7 +56,7 @@ test('writes to a cell get 409 PR409-CM-0002 while it exports and reads go on', 
   t.teardown(() => unit.stop());
   await unit.createCell('cell1');
   await unit.createBox('cell1', 'box1');
-  const { status, store } = unit.server.app.unit;
+  const { status, store } = unit.server.cellar;
   const cell = store.findCell('cell1')!;
   await status.accept(cell.id, 'export', 'snap');
 
@@ -80,7 +80,7 @@ test('writes name the cell import while one runs', async (t) => {
   const unit = await startUnit();
   t.teardown(() => unit.stop());
   await unit.createCell('cell1');
-  const { status, store } = unit.server.app.unit;
+  const { status, store } = unit.server.cellar;
   await status.accept(store.findCell('cell1')!.id, 'import', 'snap');
   const write = await unit.as({ method: 'POST', url: '/cell1/__ctl/Box', payload: { Name: 'box2' } });
   t.deepEqual(json(write), errorBody('PR409-CM-0002', ['cell import']));
@@ -90,7 +90,7 @@ test('an import-failed cell answers 409 PR409-CM-0001 to everything but import, 
   const unit = await startUnit();
   t.teardown(() => unit.stop());
   await unit.createCell('cell1');
-  const { status, store } = unit.server.app.unit;
+  const { status, store } = unit.server.cellar;
   const cell = store.findCell('cell1')!;
   await status.accept(cell.id, 'import', 'snap');
   await status.importFailed(cell.id, errorBody('PR400-SN-0005', ['20_webdav/__/a/content']));
@@ -119,7 +119,7 @@ test('a successful import returns the cell to normal and clears the failure', as
   const unit = await startUnit();
   t.teardown(() => unit.stop());
   await unit.createCell('cell1');
-  const { status, store } = unit.server.app.unit;
+  const { status, store } = unit.server.cellar;
   const cell = store.findCell('cell1')!;
   await status.accept(cell.id, 'import', 'one');
   await status.importFailed(cell.id, errorBody('PR500-SV-0000'));
@@ -137,13 +137,13 @@ test('after a restart no cell stays exporting or importing', async (t) => {
   const dataDir = first.dataDir;
   await first.createCell('exporter');
   await first.createCell('importer');
-  const { status, store } = first.server.app.unit;
+  const { status, store } = first.server.cellar;
   await status.accept(store.findCell('exporter')!.id, 'export', 'e1');
   await status.accept(store.findCell('importer')!.id, 'import', 'i1');
   // Simulate a crash: the job records stay on disk; nothing ends them.
   const second = await startUnit({}, { dataDir });
   t.teardown(() => second.stop());
-  const after = second.server.app.unit.store;
+  const after = second.server.cellar.store;
   t.is(after.findCell('exporter')!.job, undefined);
   t.is(after.findCell('exporter')!.status, 'normal');
   const importer = after.findCell('importer')!;

@@ -18,7 +18,7 @@ test('cell create, list and delete manage the cells of the unit', async (t) => {
   t.like(await cellar(unit, ['cell', 'list']), { code: 0, stdout: 'cell1\ncell2\n' });
   t.like(await cellar(unit, ['cell', 'delete', 'cell1']), { code: 0, stdout: 'deleted cell cell1\n' });
   t.like(await cellar(unit, ['cell', 'list']), { code: 0, stdout: 'cell2\n' });
-  t.deepEqual(unit.server.app.unit.store.findCell('cell1'), undefined);
+  t.deepEqual(unit.server.cellar.store.findCell('cell1'), undefined);
 });
 
 test('with --json the cell commands print JSON on stdout', async (t) => {
@@ -52,7 +52,7 @@ test('a cell that holds a box is deleted only with --recursive', async (t) => {
   t.is(refused.code, 1);
   t.regex(refused.stderr, /^cellar: PR409-OD-0004 .*X-Personium-Recursive/);
   t.is((await cellar(unit, ['cell', 'delete', '--recursive', 'cell1'])).code, 0);
-  t.is(unit.server.app.unit.store.findCell('cell1'), undefined);
+  t.is(unit.server.cellar.store.findCell('cell1'), undefined);
 });
 
 test('a wrong token is reported as the unit answers it', async (t) => {

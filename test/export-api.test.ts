@@ -27,7 +27,7 @@ test('the in-progress record is stored before the 202, so a GET right after sees
   const unit = await unitWithCell(t);
   const hold = holdExportAt(unit);
   await postExport(unit, 'cell1', { Name: 'snap1' });
-  t.like(unit.server.app.unit.store.findCell('cell1')!.job, { kind: 'export', name: 'snap1' });
+  t.like(unit.server.cellar.store.findCell('cell1')!.job, { kind: 'export', name: 'snap1' });
   t.like(await exportStatus(unit, 'cell1'), { status: 'exportation in progress', exportation_name: 'snap1' });
   hold.release();
   await untilReady(unit, 'cell1');
@@ -155,7 +155,7 @@ test('two POSTs at once: one export is accepted, the other is told why not', asy
 
 test('while a cell imports, POST __export gets 409 PR409-CM-0002 naming the import', async (t) => {
   const unit = await unitWithCell(t);
-  const { status, store } = unit.server.app.unit;
+  const { status, store } = unit.server.cellar;
   await status.accept(store.findCell('cell1')!.id, 'import', 'snap0');
   const res = await postExport(unit, 'cell1', { Name: 'snap1' });
   t.is(res.statusCode, 409);
@@ -164,7 +164,7 @@ test('while a cell imports, POST __export gets 409 PR409-CM-0002 naming the impo
 
 test('a cell whose import failed refuses export and its status with 409 PR409-CM-0001', async (t) => {
   const unit = await unitWithCell(t);
-  const { status, store } = unit.server.app.unit;
+  const { status, store } = unit.server.cellar;
   const id = store.findCell('cell1')!.id;
   await status.accept(id, 'import', 'snap0');
   await status.importFailed(id, errorBody('PR500-SV-0000'));
@@ -213,7 +213,7 @@ test('other methods on __export get 405 PR405-MC-0001; OPTIONS lists GET and POS
 test('export and its status need credentials (401 PR401-AU-0001) and root (403 PR403-AU-0002)', async (t) => {
   const unit = await unitWithCell(t);
   unit.server.ext('onPostAuth', (request, h) => {
-    if (request.headers['x-test-as'] === 'writer') request.auth.credentials.app = { cellar: { kind: 'cell', cellId: unit.server.app.unit.store.findCell('cell1')!.id, privileges: ['read', 'write'] } };
+    if (request.headers['x-test-as'] === 'writer') request.auth.credentials.app = { cellar: { kind: 'cell', cellId: unit.server.cellar.store.findCell('cell1')!.id, privileges: ['read', 'write'] } };
     return h.continue;
   }, { before: ['cellar-cell-access'] });
   for (const method of ['POST', 'GET']) {

@@ -24,7 +24,7 @@ async function unitWithCell(t: { teardown(fn: () => Promise<void>): void }, over
 }
 
 async function snapshotFile(unit: TestUnit, name: string) {
-  const { snapshots, store } = unit.server.app.unit;
+  const { snapshots, store } = unit.server.cellar;
   return snapshots.of(store.findCell('cell1')!.id).stat(name);
 }
 
@@ -89,7 +89,7 @@ test('after a crash mid-export, the restart ends the export: .error written, tem
   const crashed = await startUnit({}, { dataDir });
   await crashed.createCell('cell1');
   // What a crash leaves: the job record on disk and a half-written temporary zip, no job running.
-  const { status, store, snapshots } = crashed.server.app.unit;
+  const { status, store, snapshots } = crashed.server.cellar;
   const area = snapshots.of(store.findCell('cell1')!.id);
   await status.accept(store.findCell('cell1')!.id, 'export', 'snap1');
   await area.ensure();
@@ -119,14 +119,14 @@ test('an export waiting for a free job slot shows 0% until it starts, then runs'
   await untilReady(unit, 'cell1');
   await untilReady(unit, 'cell2');
   t.truthy(await snapshotFile(unit, 'first.zip'));
-  const { snapshots, store } = unit.server.app.unit;
+  const { snapshots, store } = unit.server.cellar;
   t.truthy(await snapshots.of(store.findCell('cell2')!.id).stat('second.zip'));
 });
 
 test('progress is weighted by bytes: it climbs through one large file, never goes down and ends at 100%', async (t) => {
   const unit = await unitWithCell(t);
   await new CellLayout(unit, 'cell1').file('__/large.bin', randomBytes(12 * 1024 * 1024));
-  const { status } = unit.server.app.unit;
+  const { status } = unit.server.cellar;
   const reported: number[] = [];
   const original = status.reportProgress.bind(status);
   status.reportProgress = (cellId, percent) => {
@@ -171,7 +171,7 @@ test('an archive written with ZIP64 records (as for cells past 4 GiB) is accepte
 });
 
 function exporterHook(unit: TestUnit, hook: ((entry: string) => Promise<void>) | undefined) {
-  unit.server.plugins.export.exporter.beforeEntry = hook;
+  unit.hooks.export = hook;
 }
 
 // Files are read whole and synchronously (small), whole and asynchronously (up to a few MiB), or

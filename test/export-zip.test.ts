@@ -72,7 +72,7 @@ test('the zip holds the manifest, the cell record, all 16 .pjson files and the W
   const manifest = JSON.parse(entries.get('00_manifest.json')!.data.toString('utf8'));
   t.like(manifest, { export_version: 2, unit_url: 'http://unit.test/', cell_name: 'cell1' });
   t.true(Number.isInteger(manifest.create_date) && Math.abs(manifest.create_date - Date.now()) < 60_000);
-  const cell = unit.server.app.unit.store.findCell('cell1')!;
+  const cell = unit.server.cellar.store.findCell('cell1')!;
   t.like(JSON.parse(entries.get('10_odata/00_cell.json')!.data.toString('utf8')), { _type: 'Cell', _id: cell.id, _source: { s: { Name: 'cell1' } } });
   const boxLines = entries.get('10_odata/10_box.pjson')!.data.toString('utf8');
   t.true(boxLines.endsWith('\n'));
@@ -112,7 +112,7 @@ test('random bytes are stored and text is deflated', async (t) => {
 
 test('lines of types Cellar does not model are written back verbatim, in their own .pjson file', async (t) => {
   const { unit } = await richCell(t);
-  const { contents, store } = unit.server.app.unit;
+  const { contents, store } = unit.server.cellar;
   const document = await contents.odata(store.findCell('cell1')!);
   const account = '{"_type":"Account","_id":"a1","_source":{"s":{"Name":"me"},"h":{"HashedCredential":"x"}}}';
   document.data.preserved['11_account.pjson'] = [account];
@@ -140,7 +140,7 @@ test('the zip is a hidden temporary file until it is complete; then only {Name}.
   await hold.reached;
   const during = await areaFiles(unit, 'cell1');
   t.true(during.length > 0 && during.every((name) => /^\.tmp-export-snap1-/.test(name)), during.join(' '));
-  t.deepEqual(await unit.server.app.unit.snapshots.of(unit.server.app.unit.store.findCell('cell1')!.id).names(), []);
+  t.deepEqual(await unit.server.cellar.snapshots.of(unit.server.cellar.store.findCell('cell1')!.id).names(), []);
   const listing = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' } });
   t.is(listing.statusCode, 207);
   t.notRegex(listing.payload, /snap1|\.tmp-/);

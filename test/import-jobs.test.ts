@@ -11,7 +11,7 @@ function holdImportAt(unit: TestUnit, matches: (entry: string) => boolean) {
   const reached = new Promise<void>((resolve) => { reach = resolve; });
   const released = new Promise<void>((resolve) => { release = resolve; });
   let held = false;
-  unit.server.plugins.import.importer.beforeEntry = async (entry) => {
+  unit.hooks.import = async (entry) => {
     if (held || !matches(entry)) return;
     held = true;
     reach();
@@ -32,7 +32,7 @@ const tenFiles = () => buildZip(snapshotEntries({
   ],
 }));
 
-const cellId = (unit: TestUnit) => unit.server.app.unit.store.findCell('cell1')!.id;
+const cellId = (unit: TestUnit) => unit.server.cellar.store.findCell('cell1')!.id;
 
 test('while an import runs, GET shows it, writes get 409 [cell import] and reads still see the old content', async (t) => {
   const unit = await unitWithCell();
@@ -64,7 +64,7 @@ test('progress is weighted by bytes, never goes down and reaches 100%', async (t
   const unit = await unitWithCell();
   t.teardown(() => unit.stop());
   await upload(unit, 'ten', tenFiles());
-  const { status } = unit.server.app.unit;
+  const { status } = unit.server.cellar;
   const reported: number[] = [];
   const report = status.reportProgress.bind(status);
   status.reportProgress = (id, percent) => {
@@ -99,10 +99,10 @@ test('a later successful import returns an import-failed cell to normal and clea
 
   // The snapshot area is closed too, so the good zip is placed on disk as an operator would.
   const { writeFile } = await import('node:fs/promises');
-  await writeFile(`${unit.server.app.unit.contents.snapshotDir(cellId(unit))}/good.zip`, buildZip(snapshotEntries()));
+  await writeFile(`${unit.server.cellar.contents.snapshotDir(cellId(unit))}/good.zip`, buildZip(snapshotEntries()));
   t.is((await startImport(unit, 'good')).statusCode, 202);
   t.deepEqual(await importStatus(unit), { status: 'ready' });
-  const cell = unit.server.app.unit.store.findCell('cell1')!;
+  const cell = unit.server.cellar.store.findCell('cell1')!;
   t.is(cell.status, 'normal');
   t.is(cell.importFailure, undefined);
   t.is((await unit.as({ method: 'GET', url: '/cell1/__ctl/Box' })).statusCode, 200);
@@ -113,9 +113,9 @@ test('an import stopped by a shutdown ends as import failed and leaves the old c
   const unit = await unitWithCell();
   t.teardown(() => unit.stop());
   await upload(unit, 'ten', tenFiles());
-  const { store, jobs, contents } = unit.server.app.unit;
+  const { store, jobs, contents } = unit.server.cellar;
   const before = store.findCell('cell1')!.contentId;
-  unit.server.plugins.import.importer.beforeEntry = async (entry, signal) => {
+  unit.hooks.import = async (entry, signal) => {
     if (entry === '20_webdav/__/f3/content') await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
   };
   t.is((await startImport(unit, 'ten')).statusCode, 202);
@@ -140,5 +140,5 @@ test('a large entry that expands past its declared size fails the import as dama
   const status = await importStatus(unit);
   t.is(status.message.code, 'PR400-SN-0006');
   t.regex(status.message.message.value, /20_webdav\/__\/top\.txt\/content: too many bytes in the stream/);
-  t.deepEqual(await settledContentDirs(unit), [unit.server.app.unit.store.findCell('cell1')!.contentId]);
+  t.deepEqual(await settledContentDirs(unit), [unit.server.cellar.store.findCell('cell1')!.contentId]);
 });

@@ -7,7 +7,7 @@ import { json, type TestUnit } from './helpers/unit.ts';
 
 /** The cell is exactly as it was, and nothing was left beside its content. */
 async function assertUntouched(t: import('ava').ExecutionContext, unit: TestUnit): Promise<void> {
-  const { store, contents } = unit.server.app.unit;
+  const { store, contents } = unit.server.cellar;
   const cell = store.findCell('cell1')!;
   t.deepEqual(await readdir(contents.cellDir(cell.id)), [cell.contentId], 'no staging folder is left');
   t.is(await readFile(`${contents.boxDir(cell, (await contents.odata(cell)).data.boxes[0]!._id)}/old.txt/content`, 'utf8'), 'old content');
@@ -51,7 +51,7 @@ for (const [what, zip, expected] of refusedBefore202) {
     else t.deepEqual(json(res), expected);
     t.is(json(await unit.as({ method: 'GET', url: '/cell1/__import' })).status, 'ready');
     await assertUntouched(t, unit);
-    const { store, contents } = unit.server.app.unit;
+    const { store, contents } = unit.server.cellar;
     t.deepEqual(await readFile(`${contents.snapshotDir(store.findCell('cell1')!.id)}/hostile.zip`), bytes, 'the stored zip is never modified');
   });
 }
@@ -76,7 +76,7 @@ for (const [what, zip, expected] of failingAfter202) {
     t.regex(status.progress, /^\d+%$/);
     t.deepEqual(status.message, expected);
     t.deepEqual(json(await unit.as({ method: 'GET', url: '/cell1/__ctl/Box' })), errorBody('PR409-CM-0001'), 'the import-failed gate holds');
-    unit.server.app.unit.store.findCell('cell1')!.status = 'normal'; // to look inside for the check below
+    unit.server.cellar.store.findCell('cell1')!.status = 'normal'; // to look inside for the check below
     await assertUntouched(t, unit);
   });
 }
@@ -108,7 +108,7 @@ test('the import body is checked: JSON, Name present and well-formed, zip presen
   t.deepEqual(json(await unit.as({ method: 'POST', url: '/cell1/__import', payload: { Name: 7 } })), errorBody('PR400-CM-0002', ['Name', '^[a-zA-Z0-9-_]{1,192}$']));
   t.deepEqual(json(await unit.as({ method: 'POST', url: '/cell1/__import', payload: { Name: 'missing' } })), errorBody('PR404-DV-0001', ['missing.zip']));
   t.deepEqual(json(await unit.as({ method: 'PUT', url: '/cell1/__import' })), errorBody('PR405-MC-0001'));
-  const { status, store } = unit.server.app.unit;
+  const { status, store } = unit.server.cellar;
   await status.accept(store.findCell('cell1')!.id, 'export', 'x');
   t.deepEqual(json(await startImport(unit, 'missing')), errorBody('PR409-CM-0002', ['cell export']));
 });
@@ -122,7 +122,7 @@ test('a snapshot of another cell imports, ids remapped, unknown lines kept, and 
   t.is((await unit.as({ method: 'GET', url: '/cell1/box1/hello.txt' })).payload, 'hello');
   t.is((await unit.as({ method: 'GET', url: '/cell1/__/top.txt' })).payload, 'top');
   t.is((await unit.as({ method: 'GET', url: '/cell1/keep/old.txt' })).statusCode, 404, 'the old content is gone');
-  const { store, contents } = unit.server.app.unit;
+  const { store, contents } = unit.server.cellar;
   const cell = store.findCell('cell1')!;
   const odata = (await contents.odata(cell)).data;
   t.not(odata.boxes[0]!._id, 'oldbox');

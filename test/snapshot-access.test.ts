@@ -11,7 +11,7 @@ async function cellWithFile(t: { teardown(fn: () => Promise<void>): void }): Pro
   const unit = await startUnit();
   t.teardown(() => unit.stop());
   await unit.createCell('cell1');
-  const { store, contents } = unit.server.app.unit;
+  const { store, contents } = unit.server.cellar;
   const cellId = store.findCell('cell1')!.id;
   const res = await unit.as({ method: 'PUT', url: '/cell1/__snapshot/a.zip', payload: 'x' });
   if (res.statusCode !== 201) throw new Error(`PUT a.zip: ${res.statusCode}`);
@@ -76,7 +76,7 @@ test('a cell that does not exist gets 404 PR404-DV-0003', async (t) => {
 for (const kind of ['export', 'import'] as const) {
   test(`while the cell ${kind}s, PUT and DELETE get 409 PR409-CM-0002 and reads go on`, async (t) => {
     const { unit, cellId } = await cellWithFile(t);
-    await unit.server.app.unit.status.accept(cellId, kind, 'running');
+    await unit.server.cellar.status.accept(cellId, kind, 'running');
     for (const request of writes) {
       t.deepEqual(json(await unit.as({ ...request })), errorBody('PR409-CM-0002', [`cell ${kind}`]), label(request));
     }
@@ -87,7 +87,7 @@ for (const kind of ['export', 'import'] as const) {
 
 test('while the cell is import failed, every method gets 409 PR409-CM-0001', async (t) => {
   const { unit, cellId, dir } = await cellWithFile(t);
-  const { status } = unit.server.app.unit;
+  const { status } = unit.server.cellar;
   await status.accept(cellId, 'import', 'a');
   await status.importFailed(cellId, errorBody('PR500-SV-0000'));
   for (const request of requests) {
@@ -98,7 +98,7 @@ test('while the cell is import failed, every method gets 409 PR409-CM-0001', asy
 
 test('the area is outside the cell content, and deleting the cell removes it', async (t) => {
   const { unit, dir } = await cellWithFile(t);
-  const { contents, store } = unit.server.app.unit;
+  const { contents, store } = unit.server.cellar;
   const cell = store.findCell('cell1')!;
   t.false(dir.startsWith(contents.contentDir(cell) + path.sep), 'never part of what an export reads');
   const res = await unit.as({ method: 'DELETE', url: "/__ctl/Cell('cell1')", headers: { 'x-personium-recursive': 'true' } });
@@ -133,6 +133,6 @@ test('uploads of new names racing for the last free place never pass the file li
   const results = await Promise.all(Array.from({ length: 8 }, (_, i) => unit.as({ method: 'PUT', url: `/cell1/__snapshot/f${i}`, payload: Buffer.alloc(100_000, i) })));
   t.is(results.filter((res) => res.statusCode === 201).length, 3);
   for (const res of results.filter((res) => res.statusCode !== 201)) t.deepEqual(json(res), errorBody('PR400-DV-0007'));
-  const { store, contents } = unit.server.app.unit;
+  const { store, contents } = unit.server.cellar;
   t.is((await readdir(contents.snapshotDir(store.findCell('cell1')!.id))).filter((name) => !name.startsWith('.')).length, 3);
 });

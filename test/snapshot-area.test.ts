@@ -8,7 +8,7 @@ import { json, startUnit, type TestUnit } from './helpers/unit.ts';
 async function cellWithArea(overrides = {}): Promise<{ unit: TestUnit; dir: string }> {
   const unit = await startUnit(overrides);
   await unit.createCell('cell1');
-  const { store, contents } = unit.server.app.unit;
+  const { store, contents } = unit.server.cellar;
   return { unit, dir: contents.snapshotDir(store.findCell('cell1')!.id) };
 }
 

@@ -49,7 +49,7 @@ withBinary('rclone')('rclone lists the area, uploads a file, downloads it byte-i
   t.deepEqual(await readFile(path.join(work, 'down.zip')), content);
   await rclone('deletefile', `${remote}up.zip`);
   t.is((await rclone('lsf', remote)).stdout.trim(), '');
-  const { store, contents } = unit.server.app.unit;
+  const { store, contents } = unit.server.cellar;
   t.deepEqual((await readdir(contents.snapshotDir(store.findCell('cell1')!.id))).filter((name) => !name.startsWith('.')), []);
 });
 
@@ -71,6 +71,6 @@ withBinary('cadaver')('cadaver lists the area, uploads a file, downloads it byte
   t.deepEqual(await readFile(path.join(work, 'down.zip')), content);
   t.regex(result.stdout, /Deleting .up\.zip.: succeeded/);
   t.regex(result.stdout, /collection is empty/);
-  const { store, contents } = unit.server.app.unit;
+  const { store, contents } = unit.server.cellar;
   t.deepEqual((await readdir(contents.snapshotDir(store.findCell('cell1')!.id))).filter((name) => !name.startsWith('.')), []);
 });

@@ -23,7 +23,7 @@ async function listeningCell(): Promise<{ unit: TestUnit; url: string; dir: stri
   const unit = await startUnit({ unitUrl: '' });
   const url = await unit.listen();
   await unit.createCell('cell1');
-  const { store, contents } = unit.server.app.unit;
+  const { store, contents } = unit.server.cellar;
   return { unit, url, dir: contents.snapshotDir(store.findCell('cell1')!.id) };
 }
 
@@ -115,7 +115,7 @@ test('a chunked upload past the size limit gets 413 PR413-DV-0001, the connectio
   t.teardown(() => unit.stop());
   const url = await unit.listen();
   await unit.createCell('cell1');
-  const dir = unit.server.app.unit.contents.snapshotDir(unit.server.app.unit.store.findCell('cell1')!.id);
+  const dir = unit.server.cellar.contents.snapshotDir(unit.server.cellar.store.findCell('cell1')!.id);
   // A raw socket, because fetch hides the Connection header: the client keeps sending, the server answers and closes.
   const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
   let answer = '';

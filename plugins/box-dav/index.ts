@@ -3,6 +3,7 @@
 // the URL, `Destination` and tagged `If` lists into the box, refuses what the library gets wrong,
 // and hands the raw request to one WebDAVServer per box, whose storage is PmetaFileSystem.
 import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi';
 import { v2 as webdav } from 'webdav-server';
@@ -12,7 +13,8 @@ import { mainBoxName } from '../../core/cell-content.ts';
 import { parsePropfind } from '../../core/dav-xml.ts';
 import { personiumError } from '../../core/errors.ts';
 import { cellarVersion } from '../../core/version.ts';
-import type { Unit } from '../../core/server.ts';
+import Joi from 'joi';
+import { servicesPluginName, type Services } from '../../core/services.ts';
 import { assertIfParserPatched, guardResponse } from './library-guards.ts';
 import { PmetaFileSystem, isReservedResourceName } from './pmeta-file-system.ts';
 
@@ -30,6 +32,11 @@ class HapiAuthenticated implements webdav.HTTPAuthentication {
 
 class BoxServers {
   readonly #servers = new Map<string, webdav.WebDAVServer>();
+
+  /** Drops the servers of every box below `dir` (a cell's folder whose content changed or went). */
+  forgetUnder(dir: string): void {
+    for (const key of this.#servers.keys()) if (key.startsWith(dir + path.sep)) this.#servers.delete(key);
+  }
 
   serverFor(boxDir: string): webdav.WebDAVServer {
     let server = this.#servers.get(boxDir);
@@ -49,12 +56,12 @@ class BoxServers {
 }
 
 /** The box folder for `{box}` in the request's cell, or 404. */
-async function resolveBox(unit: Unit, request: Request): Promise<{ name: string; dir: string }> {
+async function resolveBox(unit: Services, request: Request): Promise<{ name: string; dir: string }> {
   const cell = cellOf(request);
   const name = param(request, 'box');
   if (name === mainBoxName) return { name, dir: unit.contents.boxDir(cell, mainBoxName) };
   const box = name.startsWith('__') ? undefined : (await unit.contents.odata(cell)).data.boxes.find((candidate) => candidate.Name === name);
-  if (!box) throw personiumError('PR404-DV-0001', `${unit.cellUrl(cell.name)}${name}`);
+  if (!box) throw personiumError('PR404-DV-0001', `${unit.urls.cell(cell.name)}${name}`);
   return { name, dir: unit.contents.boxDir(cell, box._id) };
 }
 
@@ -137,7 +144,7 @@ async function checkedPropfind(req: IncomingMessage): Promise<IncomingMessage> {
 }
 
 async function handle(request: Request, h: ResponseToolkit) {
-  const unit = request.server.app.unit;
+  const unit = request.server.cellar;
   const cell = cellOf(request);
   const box = await resolveBox(unit, request);
   const req = request.raw.req;
@@ -158,23 +165,33 @@ async function handle(request: Request, h: ResponseToolkit) {
 
   req.url = subPath;
   const forLibrary = method === 'PROPFIND' ? await checkedPropfind(req) : req;
-  guardResponse(request.raw.res, `${unit.unitUrl()}${rawPath.slice(1)}`, method);
+  guardResponse(request.raw.res, `${unit.urls.unit()}${rawPath.slice(1)}`, method);
   boxServers.serverFor(box.dir).executeRequest(forLibrary, request.raw.res, prefix);
   return h.abandon;
 }
 
 const boxServers = new BoxServers();
 
-export const boxDavPlugin: Plugin<void> = {
-  name: 'box-dav',
+export interface BoxDavOptions {
+  /** Largest body of a PUT into a box, in bytes. */
+  maxUploadBytes: number;
+}
+
+const optionsSchema = Joi.object<BoxDavOptions>({ maxUploadBytes: Joi.number().integer().min(1).required() });
+
+export const boxDavPlugin: Plugin<BoxDavOptions> = {
+  name: 'cellar-box-dav',
   version: cellarVersion,
-  register(server) {
+  dependencies: [servicesPluginName],
+  register(server, options) {
+    const settings = Joi.attempt(options, optionsSchema, 'Invalid "cellar-box-dav" options');
     assertIfParserPatched();
-    const { config } = server.app.unit;
+    const { cells, contents } = server.cellar;
+    cells.onChange((cellId) => boxServers.forgetUnder(contents.cellDir(cellId)));
     const access = cellRoute({ access: 'by-method' });
     const streamed: RouteOptions = {
       ...access,
-      payload: { output: 'stream', parse: false, maxBytes: config.maxUploadBytes, timeout: false },
+      payload: { output: 'stream', parse: false, maxBytes: settings.maxUploadBytes, timeout: false },
       timeout: { socket: false },
     };
     for (const path of ['/{cell}/{box}', '/{cell}/{box}/{path*}']) {

@@ -7,11 +7,13 @@ import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { newId, newPmeta, writePmeta, type BoxRecord } from '../../core/cell-content.ts';
 import { personiumError } from '../../core/errors.ts';
 import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
-import { entityNamePattern, entityNameRule, odataDate, parseEntitySegment } from '../../core/odata.ts';
+import { entityAllow, odataDate, parseEntitySegment } from '../../core/odata.ts';
+import { entityNameRule, notAllowed, requiredName } from '../../core/routes.ts';
+import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 
 function boxEntity(request: Request, box: BoxRecord) {
-  const cellUrl = request.server.app.unit.cellUrl(cellOf(request).name);
+  const cellUrl = request.server.cellar.urls.cell(cellOf(request).name);
   return {
     __metadata: { uri: `${cellUrl}__ctl/Box('${box.Name}')`, etag: `W/"1-${box.__updated}"`, type: 'CellCtl.Box' },
     Name: box.Name,
@@ -22,20 +24,20 @@ function boxEntity(request: Request, box: BoxRecord) {
 }
 
 async function create(request: Request, h: ResponseToolkit) {
-  if (parseEntitySegment(param(request, 'segment'), 'Box').kind !== 'collection') throw personiumError('PR405-MC-0001');
+  const target = parseEntitySegment(param(request, 'segment'), 'Box');
+  if (target.kind !== 'collection') throw notAllowed(entityAllow(target));
   const body = parseJsonObject(request.payload, false)!;
-  if (body.Name === undefined || body.Name === null) throw personiumError('PR400-CM-0001', 'Name');
-  if (typeof body.Name !== 'string' || !entityNamePattern.test(body.Name)) throw personiumError('PR400-CM-0002', 'Name', entityNameRule);
+  const name = requiredName(body, entityNameRule);
   const schema = body.Schema ?? null;
   if (schema !== null && (typeof schema !== 'string' || !/^https?:\/\/\S+$/.test(schema))) {
     throw personiumError('PR400-CM-0002', 'Schema', 'an http(s) URL');
   }
   const cell = cellOf(request);
-  const { contents } = request.server.app.unit;
+  const { contents } = request.server.cellar;
   const odata = await contents.odata(cell);
-  if (odata.data.boxes.some((box) => box.Name === body.Name)) throw personiumError('PR409-OD-0003');
+  if (odata.data.boxes.some((box) => box.Name === name)) throw personiumError('PR409-OD-0003');
   const now = Date.now();
-  const box: BoxRecord = { _id: newId(), Name: body.Name, Schema: schema, __published: now, __updated: now };
+  const box: BoxRecord = { _id: newId(), Name: name, Schema: schema, __published: now, __updated: now };
   const dir = contents.boxDir(cell, box._id);
   await mkdir(dir, { recursive: true });
   await writePmeta(dir, newPmeta('col.box', { i: box._id }));
@@ -48,7 +50,7 @@ async function create(request: Request, h: ResponseToolkit) {
 async function read(request: Request) {
   const target = parseEntitySegment(param(request, 'segment'), 'Box');
   const cell = cellOf(request);
-  const odata = await request.server.app.unit.contents.odata(cell);
+  const odata = await request.server.cellar.contents.odata(cell);
   if (target.kind === 'collection') return { d: { results: odata.data.boxes.map((box) => boxEntity(request, box)) } };
   const box = odata.data.boxes.find((candidate) => candidate.Name === target.key);
   if (!box) throw personiumError('PR404-OD-0002');
@@ -57,9 +59,9 @@ async function read(request: Request) {
 
 async function remove(request: Request, h: ResponseToolkit) {
   const target = parseEntitySegment(param(request, 'segment'), 'Box');
-  if (target.kind !== 'entity') throw personiumError('PR405-MC-0001');
+  if (target.kind !== 'entity') throw notAllowed(entityAllow(target));
   const cell = cellOf(request);
-  const { contents } = request.server.app.unit;
+  const { contents } = request.server.cellar;
   const odata = await contents.odata(cell);
   const box = odata.data.boxes.find((candidate) => candidate.Name === target.key);
   if (!box) throw personiumError('PR404-OD-0002');
@@ -74,21 +76,15 @@ async function remove(request: Request, h: ResponseToolkit) {
 }
 
 export const boxesPlugin: Plugin<void> = {
-  name: 'boxes',
+  name: 'cellar-boxes',
   version: cellarVersion,
+  dependencies: [servicesPluginName],
   register(server) {
     server.route([
       { method: 'POST', path: '/{cell}/__ctl/{segment}', options: { payload: rawJsonPayload, ...cellRoute({ access: 'write' }) }, handler: create },
       { method: 'GET', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read' }), handler: read },
       { method: 'DELETE', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'write' }), handler: remove },
-      {
-        method: '*',
-        path: '/{cell}/__ctl/{segment}',
-        options: cellRoute({ access: 'read' }),
-        handler() {
-          throw personiumError('PR405-MC-0001');
-        },
-      },
+      { method: '*', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read' }), handler: (request) => { throw notAllowed(entityAllow(parseEntitySegment(param(request, 'segment'), 'Box'))); } },
     ]);
   },
 };

@@ -7,6 +7,8 @@ import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { mainBoxName, type Pmeta } from '../../core/cell-content.ts';
 import { encodeSegment, escapeXml, httpDate, isoDate, parseDepth, parsePropfind, personiumNamespace, readSmallBody } from '../../core/dav-xml.ts';
 import { personiumError } from '../../core/errors.ts';
+import { allowedMethods, methodNotAllowed } from '../../core/routes.ts';
+import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 
 function collectionResponse(href: string, pmeta: Pmeta, extra = ''): string {
@@ -23,8 +25,8 @@ async function propfind(request: Request, h: ResponseToolkit) {
   const depth = parseDepth(request.headers.depth as string | undefined);
   parsePropfind(await readSmallBody(request.payload as NodeJS.ReadableStream | undefined));
   const cell = cellOf(request);
-  const { contents, cellUrl } = request.server.app.unit;
-  const base = cellUrl(cell.name);
+  const { contents, urls } = request.server.cellar;
+  const base = urls.cell(cell.name);
   const cellPmeta = await readPmeta(contents.davRoot(cell));
   const parts = [collectionResponse(base, cellPmeta, `<p:cellstatus>${escapeXml(cell.status)}</p:cellstatus>`)];
   if (depth === 1) {
@@ -38,28 +40,18 @@ async function propfind(request: Request, h: ResponseToolkit) {
 }
 
 const payload = { output: 'stream', parse: false, maxBytes: 1024 * 1024 } as const;
+const allow = 'OPTIONS, PROPFIND';
 
 export const cellRootPlugin: Plugin<void> = {
-  name: 'cell-root',
+  name: 'cellar-cell-root',
   version: cellarVersion,
+  dependencies: [servicesPluginName],
   register(server) {
     for (const routePath of ['/{cell}', '/{cell}/']) {
       server.route([
         { method: 'PROPFIND', path: routePath, options: { payload, ...cellRoute({ access: 'read' }) }, handler: propfind },
-        {
-          method: 'OPTIONS',
-          path: routePath,
-          options: { auth: false },
-          handler: (_request, h) => h.response().code(200).header('Allow', 'OPTIONS, PROPFIND'),
-        },
-        {
-          method: '*',
-          path: routePath,
-          options: cellRoute({ access: 'read' }),
-          handler() {
-            throw personiumError('PR405-MC-0001');
-          },
-        },
+        { method: 'OPTIONS', path: routePath, options: { auth: false }, handler: allowedMethods(allow) },
+        { method: '*', path: routePath, options: cellRoute({ access: 'read' }), handler: methodNotAllowed(allow) },
       ]);
     }
   },

@@ -4,7 +4,9 @@ import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
 import { cellRoute } from '../../core/cell-access.ts';
 import { personiumError } from '../../core/errors.ts';
 import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
-import { entityNamePattern, entityNameRule, odataDate, parseEntitySegment } from '../../core/odata.ts';
+import { entityAllow, odataDate, parseEntitySegment } from '../../core/odata.ts';
+import { entityNameRule, notAllowed, requiredName } from '../../core/routes.ts';
+import { servicesPluginName } from '../../core/services.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { cellarVersion } from '../../core/version.ts';
 
@@ -14,7 +16,7 @@ function requireMaster(request: Request): void {
 }
 
 function cellEntity(request: Request, cell: CellRecord) {
-  const unitUrl = request.server.app.unit.unitUrl();
+  const unitUrl = request.server.cellar.urls.unit();
   return {
     __metadata: { uri: `${unitUrl}__ctl/Cell('${cell.name}')`, etag: `W/"1-${cell.updatedAt}"`, type: 'UnitCtl.Cell' },
     Name: cell.name,
@@ -38,21 +40,11 @@ function cellNameOf(request: Request): string | undefined {
 async function create(request: Request, h: ResponseToolkit) {
   requireMaster(request);
   const target = parseEntitySegment(param(request, 'segment'), 'Cell');
-  if (target.kind !== 'collection') throw personiumError('PR405-MC-0001');
-  const body = parseJsonObject(request.payload, false)!;
-  if (body.Name === undefined || body.Name === null) throw personiumError('PR400-CM-0001', 'Name');
-  if (typeof body.Name !== 'string' || !entityNamePattern.test(body.Name)) {
-    throw personiumError('PR400-CM-0002', 'Name', entityNameRule);
-  }
-  const { store, contents } = request.server.app.unit;
-  if (store.findCell(body.Name)) throw personiumError('PR409-OD-0003');
-  const cell = await store.addCell(body.Name);
-  try {
-    await contents.createCell(cell);
-  } catch (error) {
-    await store.removeCell(cell.id);
-    throw error;
-  }
+  if (target.kind !== 'collection') throw notAllowed(entityAllow(target));
+  const name = requiredName(parseJsonObject(request.payload, false)!, entityNameRule);
+  const { store, cells } = request.server.cellar;
+  if (store.findCell(name)) throw personiumError('PR409-OD-0003');
+  const cell = await cells.create(name);
   request.logger.info({ cell: cell.name }, 'cell created');
   const entity = cellEntity(request, cell);
   return h.response({ d: { results: entity } }).code(201).header('Location', entity.__metadata.uri).etag(`1-${cell.updatedAt}`, { weak: true, vary: false });
@@ -61,7 +53,7 @@ async function create(request: Request, h: ResponseToolkit) {
 function read(request: Request) {
   requireMaster(request);
   const target = parseEntitySegment(param(request, 'segment'), 'Cell');
-  const { store } = request.server.app.unit;
+  const { store } = request.server.cellar;
   if (target.kind === 'collection') {
     return { d: { results: store.listCells().map((cell) => cellEntity(request, cell)) } };
   }
@@ -73,22 +65,21 @@ function read(request: Request) {
 async function remove(request: Request, h: ResponseToolkit) {
   requireMaster(request);
   const target = parseEntitySegment(param(request, 'segment'), 'Cell');
-  if (target.kind !== 'entity') throw personiumError('PR405-MC-0001');
-  const { store, contents, snapshots, logger } = request.server.app.unit;
+  if (target.kind !== 'entity') throw notAllowed(entityAllow(target));
+  const { store, contents, cells, logger } = request.server.cellar;
   const cell = store.findCell(target.key);
   if (!cell) throw personiumError('PR404-OD-0002');
   const recursive = String(request.headers['x-personium-recursive'] ?? '').toLowerCase() === 'true';
   if (!recursive && !(await contents.isEmpty(cell))) throw personiumError('PR409-OD-0004', `Cell('${cell.name}')`);
-  await store.removeCell(cell.id);
-  await contents.removeCell(cell.id);
-  snapshots.forget(cell.id);
+  await cells.remove(cell);
   logger.info({ cell: cell.name, recursive }, 'cell deleted');
   return h.response().code(204);
 }
 
 export const cellsPlugin: Plugin<void> = {
-  name: 'cells',
+  name: 'cellar-cells',
   version: cellarVersion,
+  dependencies: [servicesPluginName],
   register(server) {
     server.route([
       { method: 'POST', path: '/__ctl/{segment}', options: { payload: rawJsonPayload }, handler: create },
@@ -104,7 +95,7 @@ export const cellsPlugin: Plugin<void> = {
         path: '/__ctl/{segment}',
         handler(request) {
           requireMaster(request);
-          throw personiumError('PR405-MC-0001');
+          throw notAllowed(entityAllow(parseEntitySegment(param(request, 'segment'), 'Cell')));
         },
       },
     ]);

@@ -1,11 +1,12 @@
-// Exporting a cell (spec §7, §8): accepting the request through the cell state machine, then, as a
+// Exporting a cell: accepting the request through the cell state machine, then, as a
 // job, streaming the cell into a hidden temporary file of its snapshot area that becomes
 // `{Name}.zip` only once it is complete and on disk. Any failure leaves `{Name}.error` instead.
 import { rm } from 'node:fs/promises';
-import { CellarError, asHttpError, errorBody, personiumError, type PersoniumErrorBody } from '../../core/errors.ts';
+import { CellarError, asHttpError, personiumError } from '../../core/errors.ts';
 import { snapshotExportVersion, type SnapshotManifest } from '../../core/export-format.ts';
 import type { CellRecord } from '../../core/store.ts';
-import type { Unit } from '../../core/server.ts';
+import type { BeforeEntryHook } from '../../core/jobs.ts';
+import type { Services } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 import { cellLine, pjsonContents } from './odata-entries.ts';
 import { failureBody, type ZipJobInput } from './zip-job.ts';
@@ -13,15 +14,12 @@ import { writeSnapshotZipInThread } from './zip-thread.ts';
 import { temporariesOf } from './zip-writer.ts';
 
 export interface ExportSettings {
-  /** zlib level of deflated entries; incompressible files are stored whatever the level. */
+  /** zlib level of deflated entries. */
   level: number;
+  beforeEntry?: BeforeEntryHook | undefined;
 }
 
-/**
- * Test seam: awaited before each entry goes into the archive, with the entry's name and the job's
- * signal. Tests use it to hold an export in progress, or to make one fail, at a chosen point.
- */
-export type BeforeEntryHook = (entry: string, signal: AbortSignal) => Promise<void>;
+type ExportServices = Pick<Services, 'store' | 'status' | 'jobs' | 'snapshots' | 'contents' | 'logger' | 'urls'>;
 
 /** `{CellName}_yyyyMMdd_HHmmss` in UTC. */
 export function defaultExportName(cellName: string, now: Date): string {
@@ -29,15 +27,8 @@ export function defaultExportName(cellName: string, now: Date): string {
   return `${cellName}_${digits.slice(0, 8)}_${digits.slice(9, 15)}`;
 }
 
-export function interruptedExportBody(): PersoniumErrorBody {
-  return errorBody('PR500-CM-0002', ['cell export (the server stopped while the export was running)']);
-}
-
 export class CellExporter {
-  /** See BeforeEntryHook. */
-  beforeEntry: BeforeEntryHook | undefined;
-
-  constructor(private readonly unit: Unit, readonly settings: ExportSettings) {}
+  constructor(private readonly unit: ExportServices, readonly settings: ExportSettings) {}
 
   /**
    * Accepts an export: refuses a taken name, then records the job through the state machine (the
@@ -83,13 +74,6 @@ export class CellExporter {
     }
   }
 
-  /** Start-up cleanup for an export a crash interrupted: its temporaries go, a `.error` stays. */
-  async recoverInterrupted(cell: CellRecord, name: string): Promise<void> {
-    const area = this.unit.snapshots.of(cell.id);
-    await area.removeTemporaries();
-    await area.writeSmallFile(`${name}.error`, JSON.stringify(interruptedExportBody()), 'application/json');
-  }
-
   /** Prepares the small entries here, then has the export thread write the zip into `temp`. */
   async #writeZip(cellId: string, temp: string, signal: AbortSignal): Promise<void> {
     const { contents, store, status } = this.unit;
@@ -99,7 +83,7 @@ export class CellExporter {
     const createdAt = new Date();
     const manifest: SnapshotManifest = {
       export_version: snapshotExportVersion,
-      unit_url: this.unit.unitUrl(),
+      unit_url: this.unit.urls.unit(),
       create_date: createdAt.getTime(),
       cell_name: cell.name,
       generator: `cellar ${cellarVersion}`,
@@ -113,7 +97,7 @@ export class CellExporter {
       cellJson: JSON.stringify(cellLine(cell, document)),
       odata: pjsonContents(cell, document),
     };
-    const hook = this.beforeEntry;
+    const hook = this.settings.beforeEntry;
     await writeSnapshotZipInThread(input, {
       signal,
       onProgress: (percent) => status.reportProgress(cellId, percent),

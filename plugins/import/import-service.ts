@@ -1,4 +1,4 @@
-// Importing a snapshot into a cell (spec §9): accepted through the cell state machine after
+// Importing a snapshot into a cell: accepted through the cell state machine after
 // inspect.ts found the zip sound, then, as a job, extracted into a new content folder of the cell
 // that nobody sees (the staging area), checked against 00_checksums.json, and made live in the one
 // store write that ends the job. The old content is removed only after that write; a crash before
@@ -9,14 +9,15 @@ import { promisify } from 'node:util';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
-import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
+import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta, type StagedContent } from '../../core/cell-content.ts';
 import { confine } from '../../core/confine.ts';
-import { CellarError, bodyOfAnyError, errorBody } from '../../core/errors.ts';
+import { CellarError, asHttpError, bodyOfAnyError, errorBody } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine, type SnapshotChecksums } from '../../core/export-format.ts';
 import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
-import type { Unit } from '../../core/server.ts';
+import type { BeforeEntryHook } from '../../core/jobs.ts';
+import type { Services } from '../../core/services.ts';
+import type { Config } from '../../core/config.ts';
 import type { CellRecord } from '../../core/store.ts';
-import { newContentId } from '../../core/store.ts';
 import { writeEntry } from './entry-writer.ts';
 import { FileWriterThread } from './file-writer.ts';
 import { TaskPool } from './task-pool.ts';
@@ -49,62 +50,68 @@ class ImportProgress {
   }
 }
 
-/** A test seam: awaited before each `20_webdav/` entry is extracted. */
-export type BeforeEntryHook = (entry: string, signal: AbortSignal) => Promise<void>;
+export interface ImportSettings {
+  /** What a snapshot may hold: entries, expanded bytes, compression ratio of one entry. */
+  limits: Config['import'];
+  beforeEntry?: BeforeEntryHook | undefined;
+}
+
+type ImportServices = Pick<Services, 'store' | 'status' | 'jobs' | 'snapshots' | 'contents' | 'cells' | 'logger'>;
 
 export class CellImporter {
-  beforeEntry: BeforeEntryHook | undefined;
+  readonly #beforeEntry: BeforeEntryHook | undefined;
 
-  constructor(private readonly unit: Unit) {}
+  constructor(private readonly unit: ImportServices, private readonly settings: ImportSettings) {
+    this.#beforeEntry = settings.beforeEntry;
+  }
 
   /** Checks the stored snapshot, then records and queues the import; resolves before the 202. */
   async start(cell: CellRecord, name: string): Promise<void> {
     const area = this.unit.snapshots.of(cell.id);
     const file = `${name}.zip`;
-    if (!(await area.exists(file))) throw new CellarError('PR404-DV-0001', file);
-    await inspectSnapshot(area.filePath(file), this.unit.config.import);
-    await this.unit.status.accept(cell.id, 'import', name, new Date());
+    try {
+      if (!(await area.exists(file))) throw new CellarError('PR404-DV-0001', file);
+      await inspectSnapshot(area.filePath(file), this.settings.limits);
+      await this.unit.status.accept(cell.id, 'import', name, new Date());
+    } catch (error) {
+      throw error instanceof CellarError ? asHttpError(error) : error;
+    }
     this.unit.jobs.submit({ cellId: cell.id, kind: 'import', name, run: (signal) => this.run(cell.id, name, signal) });
   }
 
   /** The job: never throws; it ends the import through the state machine however it goes. */
   async run(cellId: string, name: string, signal: AbortSignal): Promise<void> {
-    const { contents, status, store, logger } = this.unit;
-    const cell = store.getCellById(cellId)!;
-    const contentId = newContentId();
-    const staging = confine(contents.cellDir(cellId), contentId);
+    const { contents, cells, status, logger } = this.unit;
+    let staged: StagedContent | undefined;
     try {
       signal.throwIfAborted();
       const file = this.unit.snapshots.of(cellId).filePath(`${name}.zip`);
       // Inspected again: the file may have been replaced between the 202 and this start.
-      const snapshot = await inspectSnapshot(file, this.unit.config.import);
-      await this.#extract(file, snapshot, staging, cellId, signal);
+      const snapshot = await inspectSnapshot(file, this.settings.limits);
+      staged = await contents.stage(cellId);
+      await this.#extract(file, snapshot, staged, cellId, signal);
       signal.throwIfAborted();
-      const oldDir = contents.contentDir(cell);
       status.reportProgress(cellId, 100);
-      await status.importSucceeded(cellId, contentId);
-      contents.forget(oldDir);
-      await rm(oldDir, { recursive: true, force: true });
+      await cells.commitImport(cellId, staged);
       logger.info({ cellId, name }, 'cell import done');
     } catch (error) {
       const body = signal.aborted ? errorBody('PR503-SV-0002') : bodyOfAnyError(error);
       logger.warn({ cellId, name, err: error, code: body.code }, 'cell import failed');
-      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      if (staged) await contents.discardStaged(staged).catch(() => {});
       await status.importFailed(cellId, body).catch((failure: unknown) => logger.error({ cellId, err: failure }, 'could not record the failed import'));
     }
   }
 
-  async #extract(file: string, snapshot: InspectedSnapshot, staging: string, cellId: string, signal: AbortSignal): Promise<void> {
+  async #extract(file: string, snapshot: InspectedSnapshot, staged: StagedContent, cellId: string, signal: AbortSignal): Promise<void> {
     const zip = await openZip(file);
     try {
       const progress = new ImportProgress(snapshot.totalBytes, (percent) => this.unit.status.reportProgress(cellId, percent));
       await this.#verifyListing(zip, snapshot);
       const { document, boxIds } = await this.#readOData(zip, snapshot);
-      const davRoot = path.join(staging, 'dav');
-      await mkdir(davRoot, { recursive: true });
+      const { davRoot } = staged;
       const pool = new TaskPool(extractConcurrency);
       const files = new FileWriterThread();
-      const flush = new BackgroundFlush(staging);
+      const flush = new BackgroundFlush(staged.dir);
       const onBytes = (bytes: number) => {
         progress.add(bytes);
         flush.add(bytes);
@@ -114,7 +121,7 @@ export class CellImporter {
           const entryPath = entry.fileName;
           signal.throwIfAborted();
           if (!entryPath.startsWith(webdavFolder)) continue;
-          await this.beforeEntry?.(entryPath, signal);
+          await this.#beforeEntry?.(entryPath, signal);
           signal.throwIfAborted();
           const target = this.#targetOf(davRoot, entryPath.slice(webdavFolder.length), boxIds);
           const boxRoot = /^([^/]+)\/\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
@@ -131,19 +138,11 @@ export class CellImporter {
         await flush.settle();
       }
       await pool.drain();
-      for (const box of [mainBoxName, ...document.boxes.map((record) => record._id)]) {
-        const dir = path.join(davRoot, box);
-        await mkdir(dir, { recursive: true });
-        const pmetaExists = await open(path.join(dir, '.pmeta'), 'r').then(async (handle) => { await handle.close(); return true; }, () => false);
-        if (!pmetaExists) await writeFileDurably(path.join(dir, '.pmeta'), JSON.stringify(newPmetaFor(box)));
-      }
-      const cellPmeta = await open(path.join(davRoot, '.pmeta'), 'r').then(async (handle) => { await handle.close(); return true; }, () => false);
-      if (!cellPmeta) await writeFileDurably(path.join(davRoot, '.pmeta'), JSON.stringify(newPmetaFor('Cell')));
-      await writeFileDurably(path.join(staging, 'odata.json'), JSON.stringify(document));
+      await this.unit.contents.completeStaged(staged, document);
       // One sync of the whole file system instead of an fsync per file: the swap must never
       // point at data that a power cut could still take away. The background flushes left it
       // little to write.
-      await syncFileSystem(staging);
+      await syncFileSystem(staged.dir);
     } finally {
       zip.close();
     }
@@ -285,9 +284,4 @@ function checkSum(name: string, bytes: Buffer, checksums: SnapshotChecksums): vo
   if (!expected || expected.size !== bytes.length || createHash('sha256').update(bytes).digest('hex') !== expected.sha256) {
     throw new CellarError('PR400-SN-0005', name);
   }
-}
-
-function newPmetaFor(kind: string): Pmeta {
-  const now = Date.now();
-  return { i: newId(), t: kind === 'Cell' ? 'Cell' : 'col.box', a: null, d: {}, p: now, u: now, v: 1 };
 }

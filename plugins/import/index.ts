@@ -1,38 +1,37 @@
-// POST {CellURL}__import starts an import (seed 003, spec §9); the import itself is a job of
-// import-service.ts. GET (the status) is plugins/status; every other method gets 405.
+// POST {CellURL}__import starts an import; the import itself is a job of import-service.ts.
+// GET (the status) is plugins/status; every other method gets 405.
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import Joi from 'joi';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
-import { CellarError, asHttpError, personiumError } from '../../core/errors.ts';
 import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
+import { allowedMethods, methodNotAllowed, requiredName, snapshotNameRule } from '../../core/routes.ts';
+import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
-import { snapshotNamePattern, snapshotNameRule } from '../export/index.ts';
-import { CellImporter } from './import-service.ts';
+import { CellImporter, type ImportSettings } from './import-service.ts';
 
-declare module '@hapi/hapi' {
-  interface PluginProperties {
-    import: { importer: CellImporter };
-  }
-}
+export type ImportOptions = ImportSettings;
 
-async function startImport(request: Request, h: ResponseToolkit) {
-  const cell = cellOf(request);
-  const body = parseJsonObject(request.payload, false)!;
-  if (body.Name === undefined || body.Name === null) throw personiumError('PR400-CM-0001', 'Name');
-  if (typeof body.Name !== 'string' || !snapshotNamePattern.test(body.Name)) throw personiumError('PR400-CM-0002', 'Name', snapshotNameRule);
-  try {
-    await request.server.plugins.import.importer.start(cell, body.Name);
-  } catch (error) {
-    throw error instanceof CellarError ? asHttpError(error) : error;
-  }
-  return h.response().code(202).header('Location', `${request.server.app.unit.cellUrl(cell.name)}__import`);
-}
+const positiveInt = Joi.number().integer().min(1).required();
+const optionsSchema = Joi.object<ImportOptions>({
+  limits: Joi.object({ maxEntries: positiveInt, maxTotalBytes: positiveInt, maxCompressionRatio: positiveInt }).required(),
+  beforeEntry: Joi.func(),
+});
 
-export const importPlugin: Plugin<void> = {
-  name: 'import',
+const allow = 'OPTIONS, GET, POST';
+
+export const importPlugin: Plugin<ImportOptions> = {
+  name: 'cellar-import',
   version: cellarVersion,
-  register(server) {
-    const importer = new CellImporter(server.app.unit);
-    server.expose('importer', importer);
+  dependencies: [servicesPluginName],
+  register(server, options) {
+    const settings = Joi.attempt(options, optionsSchema, 'Invalid "cellar-import" options');
+    const importer = new CellImporter(server.cellar, settings);
+    const startImport = async (request: Request, h: ResponseToolkit) => {
+      const cell = cellOf(request);
+      const name = requiredName(parseJsonObject(request.payload, false)!, snapshotNameRule);
+      await importer.start(cell, name);
+      return h.response().code(202).header('Location', `${server.cellar.urls.cell(cell.name)}__import`);
+    };
     server.route([
       {
         method: 'POST',
@@ -40,20 +39,8 @@ export const importPlugin: Plugin<void> = {
         options: { payload: rawJsonPayload, ...cellRoute({ access: 'import-write', privilege: 'root' }) },
         handler: startImport,
       },
-      {
-        method: 'OPTIONS',
-        path: '/{cell}/__import',
-        options: { auth: false },
-        handler: (_request, h) => h.response().code(200).header('Allow', 'OPTIONS, GET, POST'),
-      },
-      {
-        method: '*',
-        path: '/{cell}/__import',
-        options: cellRoute({ access: 'import-read', privilege: 'root' }),
-        handler() {
-          throw personiumError('PR405-MC-0001');
-        },
-      },
+      { method: 'OPTIONS', path: '/{cell}/__import', options: { auth: false }, handler: allowedMethods(allow) },
+      { method: '*', path: '/{cell}/__import', options: cellRoute({ access: 'import-read', privilege: 'root' }), handler: methodNotAllowed(allow) },
     ]);
   },
 };

@@ -1,4 +1,4 @@
-// GET {CellURL}__import (seeds 000/001): a running import first, then the stored failure of an
+// GET {CellURL}__import: a running import first, then the stored failure of an
 // `import failed` cell, else ready. The records are the state machine's (core/cell-status.ts).
 import type { Request, ResponseToolkit, ServerRoute } from '@hapi/hapi';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
@@ -16,7 +16,7 @@ function importStatus(request: Request, h: ResponseToolkit) {
   let body: ImportStatus | NonNullable<typeof cell.importFailure> = { status: 'ready' };
   if (job?.kind === 'import') {
     // A queued job has not started: 0% until the runner picks it up.
-    const { status, jobs } = request.server.app.unit;
+    const { status, jobs } = request.server.cellar;
     const percent = jobs.isWaiting(cell.id) ? 0 : status.progressOf(cell.id);
     body = { status: 'importation in progress', started_at: job.startedAt, progress: `${percent}%`, importation_name: job.name };
   } else if (cell.status === 'import failed' && cell.importFailure) {

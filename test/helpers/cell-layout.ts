@@ -16,19 +16,19 @@ export class CellLayout {
   constructor(private readonly unit: TestUnit, readonly cellName: string) {}
 
   get #cell() {
-    const cell = this.unit.server.app.unit.store.findCell(this.cellName);
+    const cell = this.unit.server.cellar.store.findCell(this.cellName);
     if (!cell) throw new Error(`no cell ${this.cellName}`);
     return cell;
   }
 
   /** The folder of the cell's WebDAV root (`dav/`). */
   get davRoot(): string {
-    return this.unit.server.app.unit.contents.davRoot(this.#cell);
+    return this.unit.server.cellar.contents.davRoot(this.#cell);
   }
 
   /** The folder of a box, `__` being the main box. */
   async boxDir(box: string): Promise<string> {
-    const { contents } = this.unit.server.app.unit;
+    const { contents } = this.unit.server.cellar;
     if (box === mainBoxName) return contents.boxDir(this.#cell, mainBoxName);
     const record = (await contents.odata(this.#cell)).data.boxes.find((candidate) => candidate.Name === box);
     if (!record) throw new Error(`no box ${box}`);

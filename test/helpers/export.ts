@@ -1,15 +1,10 @@
 // Drives exports in tests: start one, hold it in progress at a chosen entry through the export
-// service's `beforeEntry` seam, wait for the cell to be ready again, and find its snapshot files.
+// job's `beforeEntry` seam, wait for the cell to be ready again, and find its snapshot files.
 import { readdir } from 'node:fs/promises';
-import type { CellExporter } from '../../plugins/export/export-service.ts';
 import { json, type TestUnit } from './unit.ts';
 
-export function exporterOf(unit: TestUnit): CellExporter {
-  return unit.server.plugins.export.exporter;
-}
-
 export function areaDirOf(unit: TestUnit, cellName: string): string {
-  const { store, snapshots } = unit.server.app.unit;
+  const { store, snapshots } = unit.server.cellar;
   return snapshots.of(store.findCell(cellName)!.id).dir;
 }
 
@@ -31,7 +26,7 @@ export function holdExportAt(unit: TestUnit, matches: (entry: string) => boolean
   const reached = new Promise<string>((resolve) => { reach = resolve; });
   const released = new Promise<void>((resolve) => { release = resolve; });
   let held = false;
-  exporterOf(unit).beforeEntry = async (entry, signal) => {
+  unit.hooks.export = async (entry, signal) => {
     if (held || !matches(entry)) return;
     held = true;
     reach(entry);

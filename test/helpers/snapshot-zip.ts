@@ -151,7 +151,7 @@ export async function importStatus(unit: TestUnit): Promise<Record<string, any>>
 
 /** The folders of a cell's data once the job has removed what it replaced (it does so after the swap). */
 export async function settledContentDirs(unit: TestUnit, cellName = 'cell1'): Promise<string[]> {
-  const { store, contents } = unit.server.app.unit;
+  const { store, contents } = unit.server.cellar;
   const dir = contents.cellDir(store.findCell(cellName)!.id);
   let names = await readdir(dir);
   for (let i = 0; i < 100 && names.length > 1; i++) {

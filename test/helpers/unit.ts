@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Server, ServerInjectOptions } from '@hapi/hapi';
 import { loadConfig, type Config } from '../../core/config.ts';
+import type { BeforeEntryHook } from '../../core/jobs.ts';
 import { createServer } from '../../core/server.ts';
 
 export const masterToken = 'test-master-token-0123456789';
@@ -15,6 +16,11 @@ export interface TestUnit {
   config: Config;
   dataDir: string;
   logs: string[];
+  /**
+   * What the export and import jobs await before each entry (the server's test seams, given when
+   * it is built); a test sets one to hold or fail a job at a chosen entry.
+   */
+  hooks: { export?: BeforeEntryHook | undefined; import?: BeforeEntryHook | undefined };
   /** Base URL of the listening server (only after `listen`). */
   url: string;
   inject(options: ServerInjectOptions | string): ReturnType<Server['inject']>;
@@ -31,10 +37,17 @@ export async function startUnit(overrides: Partial<Config> = {}, options: { data
   const config = loadConfig({}, { dataDir, masterToken, logLevel: 'info', host: '127.0.0.1', port: 0, unitUrl: 'http://unit.test/', ...overrides });
   const logs: string[] = [];
   const logStream = new Writable({ write(chunk, _encoding, callback) { logs.push(String(chunk)); callback(); } });
-  const server = await createServer(config, { logStream });
+  const hooks: TestUnit['hooks'] = {};
+  const server = await createServer(config, {
+    logStream,
+    hooks: {
+      exportBeforeEntry: async (entry, signal) => { await hooks.export?.(entry, signal); },
+      importBeforeEntry: async (entry, signal) => { await hooks.import?.(entry, signal); },
+    },
+  });
   await server.initialize();
   const unit: TestUnit = {
-    server, config, dataDir, logs, url: '',
+    server, config, dataDir, logs, hooks, url: '',
     inject: (injectOptions) => server.inject(injectOptions),
     as: (injectOptions) => server.inject({ ...injectOptions, headers: { ...auth, ...(injectOptions.headers ?? {}) } }),
     async createCell(name) {

@@ -7,13 +7,15 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
-import { cellOf, cellRoute } from '../../core/cell-access.ts';
-import { parseDepth, parsePropfind, readSmallBody, type PropfindRequest } from '../../core/dav-xml.ts';
-import { personiumError } from '../../core/errors.ts';
-import { cellarVersion } from '../../core/version.ts';
-import { areaOf, fileUrl, snapshotFileName } from '../../snapshot-area/routes.ts';
-import type { SnapshotArea, SnapshotEntry } from '../../snapshot-area/storage.ts';
+import { cellOf, cellRoute } from '../core/cell-access.ts';
+import { parseDepth, parsePropfind, readSmallBody, type PropfindRequest } from '../core/dav-xml.ts';
+import { personiumError } from '../core/errors.ts';
+import { cellarVersion } from '../core/version.ts';
+import { servicesPluginName } from '../core/services.ts';
+import type { SnapshotArea, SnapshotEntry } from '../core/snapshot-store.ts';
+import { snapshotAreaPluginName } from './index.ts';
 import { closing, opening, rootResponse, fileResponse } from './multistatus.ts';
+import { areaOf, areaUrl, fileUrl, snapshotFileName } from './request.ts';
 
 /** Files stat'ed per turn of the event loop: a batch holds the loop for about a millisecond. */
 const statBatch = 200;
@@ -57,7 +59,7 @@ async function propfindArea(request: Request, h: ResponseToolkit) {
   const { depth, wanted } = await readRequest(request);
   const cell = cellOf(request);
   const area = areaOf(request);
-  const baseHref = `${request.server.app.unit.cellUrl(cell.name)}__snapshot/`;
+  const baseHref = areaUrl(request);
   const folder = await stat(area.dir).catch(() => undefined);
   const root = rootResponse(baseHref, { createdMs: cell.createdAt, modifiedMs: folder?.mtimeMs ?? cell.updatedAt, cellStatus: cell.status }, wanted);
   if (depth === 0) return multistatus(h, [root]);
@@ -78,10 +80,11 @@ async function propfindFile(request: Request, h: ResponseToolkit) {
 
 const payload = { output: 'stream', parse: false, maxBytes: 1024 * 1024 } as const;
 
+/** The design card's own plugin for PROPFIND on the area, beside the area's other methods. */
 export const snapshotPropfindPlugin: Plugin<void> = {
-  name: 'snapshot-propfind',
+  name: 'cellar-snapshot-propfind',
   version: cellarVersion,
-  dependencies: ['snapshot-area'],
+  dependencies: [servicesPluginName, snapshotAreaPluginName],
   register(server) {
     const options = { payload, ...cellRoute({ access: 'read', privilege: 'root' }) };
     server.route([

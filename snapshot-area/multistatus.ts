@@ -1,7 +1,7 @@
 // The multistatus XML of the snapshot area: which properties each entry has, and how a
 // PROPFIND's allprop / propname / prop selects among them (unknown ones come back 404).
-import { escapeXml, httpDate, isoDate, personiumNamespace, type PropfindRequest } from '../../core/dav-xml.ts';
-import type { SnapshotEntry } from '../../snapshot-area/storage.ts';
+import { escapeXml, httpDate, isoDate, personiumNamespace, type PropfindRequest } from '../core/dav-xml.ts';
+import type { SnapshotEntry } from '../core/snapshot-store.ts';
 
 type Property = { namespace: string; local: string; xml: string };
 

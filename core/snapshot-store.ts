@@ -1,4 +1,5 @@
-// A cell's snapshot area on disk: one flat folder of files ({dataDir}/snapshots/{cellId}/).
+// The snapshot storage: each cell's snapshot area is one flat folder of files
+// ({dataDir}/snapshots/{cellId}/).
 // Names starting with a dot are Cellar's own: `.meta.json` (content types) and temporary files
 // (`.tmp-*`, and `.*.tmp` of small durable writes) that become visible only through `commit`, an
 // fsync and a rename. A listing is one directory read; a file's ETag comes from its stat alone.
@@ -6,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
-import { confine, isPlainSegment } from '../core/confine.ts';
-import { fsyncDirectory, writeFileDurably } from '../core/json-file.ts';
+import { confine, isPlainSegment } from './confine.ts';
+import { fsyncDirectory, writeFileDurably } from './json-file.ts';
 
 export interface SnapshotEntry {
   name: string;
@@ -186,8 +187,19 @@ export class SnapshotArea {
   }
 }
 
+/**
+ * Where snapshot areas are kept: the seam a unit spread over several machines would implement
+ * with shared storage. Today every area is a folder of the local data directory.
+ */
+export interface SnapshotStore {
+  /** The cell's area (whether or not its folder exists yet). */
+  of(cellId: string): SnapshotArea;
+  /** Drops what is held in memory for a removed cell. */
+  forget(cellId: string): void;
+}
+
 /** One SnapshotArea object per cell, so the content-type map is read once and shared. */
-export class SnapshotAreas {
+export class LocalSnapshotStore implements SnapshotStore {
   readonly #areas = new Map<string, SnapshotArea>();
 
   constructor(private readonly areaDir: (cellId: string) => string) {}

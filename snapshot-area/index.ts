@@ -1,48 +1,41 @@
-// GET, HEAD, PUT, DELETE and OPTIONS on `{CellURL}__snapshot/{file}` (spec §6).
+// GET, HEAD, PUT, DELETE and OPTIONS on `{CellURL}__snapshot/{file}`.
 //
 // These are Cellar's own handlers, not webdav-server's: the library truncates the target before a
 // PUT body arrives and never cleans up after an aborted upload (a lost snapshot), answers bare
 // statuses where Personium has coded errors, has no If-Match 412 for PUT/DELETE nor a file-count
 // limit, and cannot tell a finished file from one still being written. The area is a flat folder,
-// so a few small handlers cover it; PROPFIND is plugins/snapshot-propfind.
+// so a few small handlers cover it; PROPFIND is propfind.ts, a plugin of its own.
 import { open, unlink } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { finished, PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Boom from '@hapi/boom';
 import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi';
-import { param } from '../core/auth.ts';
-import { cellOf, cellRoute } from '../core/cell-access.ts';
+import Joi from 'joi';
+import { cellRoute } from '../core/cell-access.ts';
 import { personiumError } from '../core/errors.ts';
-import { cellarVersion } from '../core/version.ts';
 import { KeyedQueue } from '../core/keyed-queue.ts';
-import { defaultContentType, etagFor, isValidSnapshotName, type SnapshotArea, type SnapshotEntry } from './storage.ts';
+import { allowedMethods, methodNotAllowed } from '../core/routes.ts';
+import { servicesPluginName } from '../core/services.ts';
+import { defaultContentType, etagFor, type SnapshotArea, type SnapshotEntry } from '../core/snapshot-store.ts';
+import { cellarVersion } from '../core/version.ts';
 import { parseRange } from './range.ts';
+import { areaOf, fileUrl, snapshotFileName } from './request.ts';
 
 export const fileAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND';
 export const areaAllow = 'OPTIONS, PROPFIND';
 
-/**
- * The file name of the request, refused (400 PR400-DV-0008) unless it is one plain segment. hapi
- * hands over the decoded parameter, so the raw last segment is checked too: an encoded slash,
- * backslash or NUL is refused even where a decoder would have kept it.
- */
-export function snapshotFileName(request: Request): string {
-  const name = param(request, 'file');
-  const rawSegment = (request.raw.req.url ?? '').split('?')[0]!.split('/').pop() ?? '';
-  if (!isValidSnapshotName(name) || /%(2f|5c|00)/i.test(rawSegment)) {
-    throw personiumError('PR400-DV-0008', name.replace(/[\0-\x1f]/g, '?'));
-  }
-  return name;
+export interface SnapshotAreaOptions {
+  /** Files an area may hold; a PUT of one more is refused. */
+  maxFiles: number;
+  /** Largest snapshot file a PUT may upload, in bytes. */
+  maxFileBytes: number;
 }
 
-export function fileUrl(request: Request, name: string): string {
-  return `${request.server.app.unit.cellUrl(cellOf(request).name)}__snapshot/${encodeURIComponent(name)}`;
-}
-
-export function areaOf(request: Request): SnapshotArea {
-  return request.server.app.unit.snapshots.of(cellOf(request).id);
-}
+const optionsSchema = Joi.object<SnapshotAreaOptions>({
+  maxFiles: Joi.number().integer().min(1).required(),
+  maxFileBytes: Joi.number().integer().min(1).required(),
+});
 
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -125,10 +118,10 @@ function byteCounter(limit: number): Transform & { bytes: number } {
 const changes = new KeyedQueue();
 
 /** What a PUT must satisfy, checked before the body is read and again just before the rename. */
-async function checkPut(request: Request, area: SnapshotArea, name: string): Promise<SnapshotEntry | undefined> {
+async function checkPut(request: Request, area: SnapshotArea, name: string, maxFiles: number): Promise<SnapshotEntry | undefined> {
   const existing = await area.stat(name);
   checkIfMatch(request, existing);
-  if (!existing && (await area.count()) >= request.server.app.unit.config.snapshot.maxFiles) throw personiumError('PR400-DV-0007');
+  if (!existing && (await area.count()) >= maxFiles) throw personiumError('PR400-DV-0007');
   return existing;
 }
 
@@ -149,22 +142,22 @@ async function receiveBody(source: Readable, counter: Transform, temp: string): 
   }
 }
 
-async function putFile(request: Request, h: ResponseToolkit) {
+async function putFile(request: Request, h: ResponseToolkit, { maxFiles, maxFileBytes }: SnapshotAreaOptions) {
   const name = snapshotFileName(request);
   const area = areaOf(request);
   const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
   let temp: string | undefined;
   try {
-    await checkPut(request, area, name);
+    await checkPut(request, area, name, maxFiles);
     await area.ensure();
     temp = area.tempPath(name);
-    const counter = byteCounter(request.server.app.unit.config.snapshot.maxFileBytes);
+    const counter = byteCounter(maxFileBytes);
     await receiveBody(request.payload as Readable, counter, temp);
     if (declared !== undefined && counter.bytes !== declared) throw personiumError('PR400-DV-0009');
     await area.sync(temp);
     const contentType = (request.headers['content-type'] as string | undefined)?.trim() || defaultContentType(name);
     const { created, etag } = await changes.run(area.dir, async () => {
-      const existing = await checkPut(request, area, name);
+      const existing = await checkPut(request, area, name, maxFiles);
       await area.publish(temp!, name, contentType);
       return { created: existing === undefined, etag: (await area.stat(name))!.etag };
     });
@@ -196,24 +189,19 @@ async function fileOptions(request: Request, h: ResponseToolkit) {
   return h.response().code(200).header('Allow', fileAllow);
 }
 
-function methodNotAllowed(allow: string) {
-  return (): never => {
-    const error = personiumError('PR405-MC-0001');
-    error.output.headers.Allow = allow;
-    throw error;
-  };
-}
+export const snapshotAreaPluginName = 'cellar-snapshot-area';
 
-export const snapshotAreaPlugin: Plugin<void> = {
-  name: 'snapshot-area',
+export const snapshotAreaPlugin: Plugin<SnapshotAreaOptions> = {
+  name: snapshotAreaPluginName,
   version: cellarVersion,
-  register(server) {
-    const { config } = server.app.unit;
+  dependencies: [servicesPluginName],
+  register(server, options) {
+    const settings = Joi.attempt(options, optionsSchema, `Invalid "${snapshotAreaPluginName}" options`);
     const read = cellRoute({ access: 'read', privilege: 'root' });
     const write = cellRoute({ access: 'write', privilege: 'root' });
     const upload: RouteOptions = {
       ...write,
-      payload: { output: 'stream', parse: false, maxBytes: config.snapshot.maxFileBytes, timeout: false },
+      payload: { output: 'stream', parse: false, maxBytes: settings.maxFileBytes, timeout: false },
       timeout: { socket: false },
     };
     // Refusals ('*' routes) never parse a body: a POST or PROPPATCH gets its 405, not a JSON error.
@@ -221,7 +209,7 @@ export const snapshotAreaPlugin: Plugin<void> = {
     const file = '/{cell}/__snapshot/{file}';
     server.route([
       { method: 'GET', path: file, options: { ...read, timeout: { socket: false } }, handler: getFile },
-      { method: 'PUT', path: file, options: upload, handler: putFile },
+      { method: 'PUT', path: file, options: upload, handler: (request, h) => putFile(request, h, settings) },
       { method: 'DELETE', path: file, options: write, handler: deleteFile },
       { method: 'OPTIONS', path: file, options: read, handler: fileOptions },
       { method: '*', path: file, options: refused, handler: methodNotAllowed(fileAllow) },
@@ -235,17 +223,10 @@ export const snapshotAreaPlugin: Plugin<void> = {
     ]);
     for (const area of ['/{cell}/__snapshot', '/{cell}/__snapshot/']) {
       server.route([
-        { method: 'OPTIONS', path: area, options: read, handler: (_request, h) => h.response().code(200).header('Allow', areaAllow) },
+        { method: 'OPTIONS', path: area, options: read, handler: allowedMethods(areaAllow) },
         { method: 'GET', path: area, options: read, handler: methodNotAllowed(areaAllow) },
         { method: '*', path: area, options: refused, handler: methodNotAllowed(areaAllow) },
       ]);
     }
-    server.ext('onPreStart', async () => {
-      const { store, snapshots, logger } = server.app.unit;
-      for (const cell of store.listCells()) {
-        const removed = await snapshots.of(cell.id).removeTemporaries();
-        if (removed.length) logger.info({ cell: cell.name, removed: removed.length }, 'removed unfinished snapshot uploads');
-      }
-    });
   },
 };

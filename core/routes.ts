@@ -1,0 +1,46 @@
+// What every feature's routes share: the `Name` rule of a JSON body, and the answers to methods a
+// URL does not serve (405 with the `Allow` header RFC 9110 §15.5.6 requires, OPTIONS with it).
+import type { ResponseToolkit } from '@hapi/hapi';
+import { personiumError } from './errors.ts';
+
+export interface NameRule {
+  pattern: RegExp;
+  /** The rule as Personium's message says it. */
+  text: string;
+}
+
+/** Cells, boxes and the other OData entities. */
+export const entityNameRule: NameRule = { pattern: /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/, text: '^[a-zA-Z0-9][a-zA-Z0-9-_]{0,127}$' };
+/** Snapshot names of `__export` and `__import` (`{Name}.zip`). */
+export const snapshotNameRule: NameRule = { pattern: /^[a-zA-Z0-9-_]{1,192}$/, text: '^[a-zA-Z0-9-_]{1,192}$' };
+
+/** `value` when it is a string that keeps the rule, else 400 PR400-CM-0002 naming `field`. */
+export function checkedName(value: unknown, rule: NameRule, field = 'Name'): string {
+  if (typeof value !== 'string' || !rule.pattern.test(value)) throw personiumError('PR400-CM-0002', field, rule.text);
+  return value;
+}
+
+/** The body's `Name`: 400 PR400-CM-0001 when it is missing, PR400-CM-0002 when it breaks the rule. */
+export function requiredName(body: Record<string, unknown>, rule: NameRule): string {
+  if (body.Name === undefined || body.Name === null) throw personiumError('PR400-CM-0001', 'Name');
+  return checkedName(body.Name, rule);
+}
+
+/** 405 PR405-MC-0001 with `Allow`. */
+export function notAllowed(allow: string) {
+  const error = personiumError('PR405-MC-0001');
+  error.output.headers.Allow = allow;
+  return error;
+}
+
+/** A handler answering 405 PR405-MC-0001 with `Allow`. */
+export function methodNotAllowed(allow: string) {
+  return (): never => {
+    throw notAllowed(allow);
+  };
+}
+
+/** A handler answering OPTIONS with 200 and `Allow`. */
+export function allowedMethods(allow: string) {
+  return (_request: unknown, h: ResponseToolkit) => h.response().code(200).header('Allow', allow);
+}

@@ -1,0 +1,76 @@
+// The unit's services, built once by the `cellar-services` plugin and reached by every feature
+// plugin as `server.cellar` (a server decoration), never through the composition root. Their
+// life follows the server's: start-up recovery runs before it listens (onPreStart), and running
+// jobs are stopped before it closes (onPreStop).
+import type { Plugin } from '@hapi/hapi';
+import type { Logger } from 'pino';
+import { loadMasterToken, type MasterToken } from './auth.ts';
+import { CellContents } from './cell-content.ts';
+import { CellStatusService } from './cell-status.ts';
+import { Cells } from './cells.ts';
+import { unitUrlFor, type Config } from './config.ts';
+import { JobRunner } from './jobs.ts';
+import { recoverAtStart } from './recovery.ts';
+import { LocalSnapshotStore, type SnapshotStore } from './snapshot-store.ts';
+import { UnitStore } from './store.ts';
+import { cellarVersion } from './version.ts';
+
+export interface UnitUrls {
+  /** The unit URL, ending in '/'. */
+  unit(): string;
+  /** `{UnitURL}{cellName}/` */
+  cell(cellName: string): string;
+}
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  /** The registry of cells (`unit.json`). */
+  store: UnitStore;
+  /** Where each cell's content lives on disk, and its layout. */
+  contents: CellContents;
+  /** The cell status state machine. */
+  status: CellStatusService;
+  /** A cell's life: create, remove, an import going live. */
+  cells: Cells;
+  jobs: JobRunner;
+  /** Each cell's snapshot area (`{CellURL}__snapshot`). */
+  snapshots: SnapshotStore;
+  masterToken: MasterToken;
+  urls: UnitUrls;
+}
+
+declare module '@hapi/hapi' {
+  interface Server {
+    readonly cellar: Services;
+  }
+}
+
+export const servicesPluginName = 'cellar-services';
+
+export interface ServicesOptions {
+  config: Config;
+  logger: Logger;
+}
+
+export const servicesPlugin: Plugin<ServicesOptions> = {
+  name: servicesPluginName,
+  version: cellarVersion,
+  async register(server, { config, logger }) {
+    const store = new UnitStore(config.dataDir);
+    await store.initialize();
+    const masterToken = await loadMasterToken(config.masterToken, config.dataDir);
+    const contents = new CellContents(config.dataDir);
+    const status = new CellStatusService(store);
+    const snapshots = new LocalSnapshotStore((cellId) => contents.snapshotDir(cellId));
+    const cells = new Cells(store, contents, snapshots, status);
+    const jobs = new JobRunner(config.jobs.concurrency, logger);
+    const unit = () => unitUrlFor(config, Number(server.info.port));
+    const urls: UnitUrls = { unit, cell: (cellName) => `${unit()}${encodeURIComponent(cellName)}/` };
+    const services: Services = { config, logger, store, contents, status, cells, jobs, snapshots, masterToken, urls };
+    server.decorate('server', 'cellar', services);
+
+    server.ext('onPreStart', () => recoverAtStart(services));
+    server.ext('onPreStop', () => jobs.stop(config.shutdownTimeoutMs));
+  },
+};
