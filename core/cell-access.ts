@@ -1,5 +1,5 @@
 // The one request-lifecycle extension that guards every cell request: it finds the cell, checks
-// the route's privilege, and applies the cell status gates (spec §5). Each route says once, in
+// the route's privilege, and applies the cell status gates. Each route says once, in
 // `options.plugins.cellar`, what kind of access it is; handlers never repeat these checks.
 import type { Plugin, Request, RouteOptions } from '@hapi/hapi';
 import { credentialsOf, holdsPrivilege, param, type Privilege } from './auth.ts';
@@ -66,8 +66,8 @@ function classify(settings: CellRouteSettings): Classified {
   };
 }
 
-/** The gate of spec §5 for one request; exported so the transition table's tests can drive it. */
-export function gateError(cell: CellRecord, classified: Pick<Classified, 'isWrite' | 'passesImportFailed'>, method: string) {
+/** The status gate for one request: 409 while a job runs or the import failed, by kind of access. */
+function gateError(cell: CellRecord, classified: Pick<Classified, 'isWrite' | 'passesImportFailed'>, method: string) {
   if (cell.status === 'import failed' && !classified.passesImportFailed) return personiumError('PR409-CM-0001');
   const activity = activityOf(cell);
   if (activity !== 'idle' && classified.isWrite(method)) {

@@ -1,4 +1,4 @@
-// The cell status state machine (spec §5), in one place. The persistent status
+// The cell status state machine, in one place. The persistent status
 // (`normal` | `import failed`) and the job record live in the unit store; the transient activity
 // (`idle` | `exporting` | `importing`) is derived from the job record. No other module writes them.
 import { CellarError, errorBody, type PersoniumErrorBody } from './errors.ts';

@@ -1,4 +1,4 @@
-// The snapshot file's layout (spec §8, Personium's export_version 2), named once so the export
+// The snapshot file's layout (Personium's export_version 2), named once so the export
 // that writes it and the import that reads it cannot drift apart.
 
 export const snapshotExportVersion = 2;

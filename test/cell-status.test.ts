@@ -9,7 +9,7 @@ for (const status of ['normal', 'import failed'] as const) {
 }
 const events: CellEvent['type'][] = ['export-accepted', 'export-ended', 'import-accepted', 'import-succeeded', 'import-failed'];
 
-/** The table of spec §5: the state reached, or the error code a client sees, or 'internal'. */
+/** The transition table: the state reached, or the error code a client sees, or 'internal'. */
 function expected(state: CellState, event: CellEvent['type']): CellState | string {
   const running = state.activity === 'exporting' ? 'cell export' : 'cell import';
   switch (event) {

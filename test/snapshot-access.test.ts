@@ -1,4 +1,4 @@
-// Who may use the snapshot area and when (spec §4, §5, §6): credentials, the root privilege, the
+// Who may use the snapshot area and when: credentials, the root privilege, the
 // cell status gates, and the area's life with its cell (created with it, kept across a restart,
 // removed with it).
 import { access, readdir, writeFile } from 'node:fs/promises';
