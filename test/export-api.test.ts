@@ -33,7 +33,7 @@ test('the in-progress record is stored before the 202, so a GET right after sees
   await untilReady(unit, 'cell1');
 });
 
-test('GET __export in progress has exactly status, started_at, progress and exportation_name, as Personium’s export status page shows it', async (t) => {
+test('GET __export in progress has exactly status, started_at, progress and exportation_name, as the Personium export status page shows it', async (t) => {
   const unit = await unitWithCell(t);
   const hold = holdExportAt(unit);
   const before = Date.now();
