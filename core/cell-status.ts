@@ -1,7 +1,7 @@
 // The cell status state machine, in one place. The persistent status
 // (`normal` | `import failed`) and the job record live in the unit store; the transient activity
 // (`idle` | `exporting` | `importing`) is derived from the job record. No other module writes them.
-import { CellarError, errorBody, type PersoniumErrorBody } from './errors.ts';
+import { errorBody, personiumError, type PersoniumErrorBody } from './errors.ts';
 import type { CellRecord, CellStatus, ImportFailure, JobKind, UnitStore } from './store.ts';
 
 export type Activity = 'idle' | 'exporting' | 'importing';
@@ -24,11 +24,11 @@ const runningName: Record<Exclude<Activity, 'idle'>, string> = { exporting: 'cel
 export function transition(state: CellState, event: CellEvent): CellState {
   switch (event.type) {
     case 'export-accepted':
-      if (state.activity !== 'idle') throw new CellarError('PR409-CM-0002', runningName[state.activity]);
-      if (state.status !== 'normal') throw new CellarError('PR409-CM-0001');
+      if (state.activity !== 'idle') throw personiumError('PR409-CM-0002', runningName[state.activity]);
+      if (state.status !== 'normal') throw personiumError('PR409-CM-0001');
       return { status: state.status, activity: 'exporting' };
     case 'import-accepted':
-      if (state.activity !== 'idle') throw new CellarError('PR409-CM-0002', runningName[state.activity]);
+      if (state.activity !== 'idle') throw personiumError('PR409-CM-0002', runningName[state.activity]);
       return { status: state.status, activity: 'importing' };
     case 'export-ended':
       if (state.activity !== 'exporting') throw new Error(`export-ended while ${state.activity}`);
@@ -148,7 +148,7 @@ export class CellStatusService {
 
   #require(cellId: string): CellRecord {
     const cell = this.store.getCellById(cellId);
-    if (!cell) throw new CellarError('PR404-DV-0003');
+    if (!cell) throw personiumError('PR404-DV-0003');
     return cell;
   }
 }

@@ -1,4 +1,4 @@
-// The one error catalogue: every error Cellar answers with, Personium's codes first, then
+// The one error catalogue and the one error type: every error Cellar answers with, Personium's codes first, then
 // Cellar's own (family SN for snapshot safety). Messages are templates with {0}, {1}... slots.
 import Boom from '@hapi/boom';
 
@@ -69,11 +69,14 @@ export function errorBody(code: ErrorCode, params: readonly unknown[] = []): Per
   return { code, message: { lang: 'en', value: formatMessage(code, params) } };
 }
 
-/** A Boom error carrying its catalogue code; onPreResponse renders it as Personium's body. */
-export function personiumError(code: ErrorCode, ...params: unknown[]): Boom.Boom<PersoniumErrorBody> {
-  const body = errorBody(code, params);
-  const error = new Boom.Boom<PersoniumErrorBody>(body.message.value, { statusCode: catalogue[code][0], data: body });
-  return error;
+/**
+ * The one error type, from route to job: a Boom carrying its catalogue code and Personium body.
+ * onPreResponse renders it for a client; jobs write its body to `.error` files and the import status.
+ */
+export type PersoniumError = Boom.Boom<PersoniumErrorBody>;
+
+export function personiumError(code: ErrorCode, ...params: unknown[]): PersoniumError {
+  return personiumErrorOf(errorBody(code, params));
 }
 
 /** The body for any error: a catalogued one as it is, hapi's own ones mapped to the nearest code. */
@@ -92,24 +95,17 @@ export function bodyForError(error: Boom.Boom): PersoniumErrorBody {
   }
 }
 
-/** Errors thrown inside jobs and written to `.error` files or the import status. */
-export class CellarError extends Error {
-  readonly body: PersoniumErrorBody;
-  constructor(code: ErrorCode, ...params: unknown[]) {
-    const body = errorBody(code, params);
-    super(body.message.value);
-    this.body = body;
-  }
+/** An error whose body was made elsewhere (in the export thread, say): its status from the catalogue. */
+export function personiumErrorOf(body: PersoniumErrorBody): PersoniumError {
+  const status = catalogue[body.code as ErrorCode]?.[0] ?? 500;
+  return new Boom.Boom<PersoniumErrorBody>(body.message.value, { statusCode: status, data: body });
 }
 
-/** A CellarError (a job's or the state machine's) as the HTTP error a client sees. */
-export function asHttpError(error: CellarError): Boom.Boom<PersoniumErrorBody> {
-  const status = catalogue[error.body.code as ErrorCode]?.[0] ?? 500;
-  return new Boom.Boom<PersoniumErrorBody>(error.body.message.value, { statusCode: status, data: error.body });
+export function isPersoniumError(error: unknown): error is PersoniumError {
+  return Boom.isBoom(error) && typeof (error.data as Partial<PersoniumErrorBody> | null)?.code === 'string';
 }
 
-export function bodyOfAnyError(error: unknown): PersoniumErrorBody {
-  if (error instanceof CellarError) return error.body;
-  if (Boom.isBoom(error)) return bodyForError(error);
-  return errorBody('PR500-SV-0000');
+/** The Personium body for anything thrown: a catalogued error's own, else the nearest code. */
+export function bodyOf(error: unknown): PersoniumErrorBody {
+  return Boom.isBoom(error) ? bodyForError(error) : errorBody('PR500-SV-0000');
 }

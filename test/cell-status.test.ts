@@ -1,5 +1,5 @@
 import test from 'ava';
-import { CellarError, errorBody } from '../core/errors.ts';
+import { bodyOf, errorBody, isPersoniumError } from '../core/errors.ts';
 import { transition, type CellEvent, type CellState } from '../core/cell-status.ts';
 import { auth, json, startUnit } from './helpers/unit.ts';
 
@@ -40,12 +40,12 @@ for (const state of states) {
       }
       const error = t.throws(() => transition(state, { type: event }));
       if (want === 'internal') {
-        t.false(error instanceof CellarError, 'an impossible event is a programming error, not a client error');
+        t.false(isPersoniumError(error), 'an impossible event is a programming error, not a client error');
       } else {
-        t.true(error instanceof CellarError);
+        t.true(isPersoniumError(error));
         const [code, ...rest] = want.split(' ');
-        t.is((error as CellarError).body.code, code!);
-        if (rest.length) t.true((error as CellarError).message.includes(`[${rest.join(' ')}]`));
+        t.is(bodyOf(error).code, code!);
+        if (rest.length) t.true(bodyOf(error).message.value.includes(`[${rest.join(' ')}]`));
       }
     });
   }

@@ -89,3 +89,27 @@ test('an error never leaks a stack trace or a file system path', async (t) => {
   t.false(res.payload.includes(unit.dataDir));
   t.false(/at .*\.ts:\d+/.test(res.payload));
 });
+
+test('every 405 names what the URL does answer in Allow (RFC 9110 §15.5.6)', async (t) => {
+  await unit.createBox('cell1', 'box405');
+  const refused: Array<[string, string, string]> = [
+    ['PUT', '/cell1/__export', 'OPTIONS, GET, POST'],
+    ['DELETE', '/cell1/__import', 'OPTIONS, GET, POST'],
+    ['PUT', '/cell1/__ctl/Box', 'GET, POST'],
+    ['POST', "/cell1/__ctl/Box('box405')", 'GET, DELETE'],
+    ['DELETE', '/cell1/__ctl/Box', 'GET, POST'],
+    ['PATCH', "/cell1/__ctl/Box('box405')", 'GET, DELETE'],
+    ['PUT', '/__ctl/Cell', 'GET, POST'],
+    ['DELETE', '/__ctl/Cell', 'GET, POST'],
+    ['POST', "/__ctl/Cell('cell1')", 'GET, DELETE'],
+    ['PUT', '/cell1/', 'OPTIONS, PROPFIND'],
+    ['GET', '/cell1/__snapshot', 'OPTIONS, PROPFIND'],
+    ['POST', '/cell1/__snapshot/x.zip', 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND'],
+  ];
+  for (const [method, url, allow] of refused) {
+    const res = await unit.as({ method, url, payload: method === 'GET' ? undefined : '{}' });
+    t.is(res.statusCode, 405, `${method} ${url}`);
+    t.deepEqual(json(res), errorBody('PR405-MC-0001'), `${method} ${url}`);
+    t.is(res.headers.allow, allow, `${method} ${url}`);
+  }
+});

@@ -2,7 +2,7 @@
 // job, streaming the cell into a hidden temporary file of its snapshot area that becomes
 // `{Name}.zip` only once it is complete and on disk. Any failure leaves `{Name}.error` instead.
 import { rm } from 'node:fs/promises';
-import { CellarError, asHttpError, personiumError } from '../../core/errors.ts';
+import { isPersoniumError, personiumError } from '../../core/errors.ts';
 import { snapshotExportVersion, type SnapshotManifest } from '../../core/export-format.ts';
 import type { CellRecord } from '../../core/store.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
@@ -40,11 +40,11 @@ export class CellExporter {
     try {
       await status.accept(cell.id, 'export', name, new Date());
     } catch (error) {
-      if (!(error instanceof CellarError)) throw error;
+      if (!isPersoniumError(error)) throw error;
       // Two POSTs raced past the gate: the one that lost to an export of its own name is told so.
       const running = this.unit.store.getCellById(cell.id)?.job;
       if (running?.kind === 'export' && running.name === name) throw personiumError('PR409-DV-0002', `${name}.zip`);
-      throw asHttpError(error);
+      throw error;
     }
     jobs.submit({ cellId: cell.id, kind: 'export', name, run: (signal) => this.run(cell.id, name, signal) });
   }
@@ -78,7 +78,7 @@ export class CellExporter {
   async #writeZip(cellId: string, temp: string, signal: AbortSignal): Promise<void> {
     const { contents, store, status } = this.unit;
     const cell = store.getCellById(cellId);
-    if (!cell) throw new CellarError('PR404-DV-0003');
+    if (!cell) throw personiumError('PR404-DV-0003');
     const document = (await contents.odata(cell)).data;
     const createdAt = new Date();
     const manifest: SnapshotManifest = {

@@ -2,7 +2,7 @@
 // entries the main thread prepared (manifest, cell record, .pjson files), it walks the tree and
 // streams it into a temporary file. It runs on the export's own thread (zip-thread.ts), so that
 // archiver's work, and its pauses, never hold up the requests the unit serves meanwhile.
-import { errorBody, CellarError, type PersoniumErrorBody } from '../../core/errors.ts';
+import { errorBody, isPersoniumError, personiumErrorOf, type PersoniumErrorBody } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, webdavFolder } from '../../core/export-format.ts';
 import { measureTree, walkTree } from './cell-tree.ts';
 import { ExportProgress } from './progress.ts';
@@ -28,17 +28,9 @@ export interface ZipJobHooks {
   beforeEntry?: (entry: string) => Promise<void>;
 }
 
-/** A failed export, with the body its `.error` file gets. */
-export class ExportFailure extends Error {
-  constructor(readonly body: PersoniumErrorBody, readonly entry: string | undefined, message: string) {
-    super(message);
-  }
-}
-
 /** What a failed export writes to `{Name}.error`. File system paths never appear in it. */
 export function failureBody(error: unknown, entry: string | undefined, signal: AbortSignal): PersoniumErrorBody {
-  if (error instanceof ExportFailure) return error.body;
-  if (error instanceof CellarError) return error.body;
+  if (isPersoniumError(error)) return error.data!;
   if (signal.aborted) return errorBody('PR503-SV-0002');
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') return errorBody('PR507-DV-0001');
@@ -49,7 +41,7 @@ export function failureBody(error: unknown, entry: string | undefined, signal: A
   return errorBody('PR500-SV-0000');
 }
 
-/** Writes the zip into `input.temp`; throws an ExportFailure, the temporary file then closed. */
+/** Writes the zip into `input.temp`; throws a PersoniumError with the `.error` body, the temporary file then closed. */
 export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): Promise<void> {
   const { signal } = hooks;
   let position: string | undefined;
@@ -85,6 +77,6 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
     // Files are read ahead of the archive, so a failure may belong to an entry before this one.
     const entry = writer?.failedEntry ?? position;
     await writer?.abort(error instanceof Error ? error : new Error(String(error)));
-    throw new ExportFailure(failureBody(error, entry, signal), entry, error instanceof Error ? error.message : String(error));
+    throw personiumErrorOf(failureBody(error, entry, signal));
   }
 }

@@ -1,7 +1,8 @@
 // The export thread's own code (started by zip-thread.ts through zip-thread.mjs): runs
 // writeSnapshotZip on the input it was given and reports progress and the outcome as messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ExportFailure, writeSnapshotZip, type ZipJobInput } from './zip-job.ts';
+import type { PersoniumError } from '../../core/errors.ts';
+import { writeSnapshotZip, type ZipJobInput } from './zip-job.ts';
 import type { FromExportThread, ToExportThread } from './zip-thread.ts';
 
 const port = parentPort!;
@@ -36,8 +37,7 @@ try {
   });
   post({ type: 'done' });
 } catch (error) {
-  const failure = error as ExportFailure;
-  post({ type: 'failed', body: failure.body, entry: failure.entry, message: failure.message });
+  post({ type: 'failed', body: (error as PersoniumError).data! });
 } finally {
   port.close();
 }

@@ -3,14 +3,14 @@
 // for thousands of entries, in one go) then never hold up the event loop that answers requests,
 // GET __export included. The thread reports progress; the main thread can stop it.
 import { Worker } from 'node:worker_threads';
-import type { PersoniumErrorBody } from '../../core/errors.ts';
-import { ExportFailure, type ZipJobHooks, type ZipJobInput } from './zip-job.ts';
+import { personiumErrorOf, type PersoniumErrorBody } from '../../core/errors.ts';
+import type { ZipJobHooks, ZipJobInput } from './zip-job.ts';
 
 export type FromExportThread =
   | { type: 'progress'; percent: number }
   | { type: 'before'; entry: string }
   | { type: 'done' }
-  | { type: 'failed'; body: PersoniumErrorBody; entry: string | undefined; message: string };
+  | { type: 'failed'; body: PersoniumErrorBody };
 
 export type ToExportThread =
   | { type: 'abort' }
@@ -29,7 +29,7 @@ export async function writeSnapshotZipInThread(input: ZipJobInput, hooks: ZipJob
       worker.on('message', (message: FromExportThread) => {
         if (message.type === 'progress') hooks.onProgress(message.percent);
         else if (message.type === 'done') resolve();
-        else if (message.type === 'failed') reject(new ExportFailure(message.body, message.entry, message.message));
+        else if (message.type === 'failed') reject(personiumErrorOf(message.body));
         else {
           hooks.beforeEntry!(message.entry).then(
             () => send({ type: 'go' }),

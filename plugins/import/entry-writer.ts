@@ -12,7 +12,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
-import { CellarError } from '../../core/errors.ts';
+import { personiumError, type PersoniumError } from '../../core/errors.ts';
 import { readAt } from './block-reader.ts';
 import type { FileWriterThread } from './file-writer.ts';
 
@@ -26,8 +26,8 @@ export interface Written {
   sha256: string;
 }
 
-function damaged(entry: Entry, reason: string): CellarError {
-  return new CellarError('PR400-SN-0006', `${entry.fileName}: ${reason}`);
+function damaged(entry: Entry, reason: string): PersoniumError {
+  return personiumError('PR400-SN-0006', `${entry.fileName}: ${reason}`);
 }
 
 /** The entry's bytes, no more than its central-directory size says (a lie is an error). */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
 import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta, type StagedContent } from '../../core/cell-content.ts';
 import { confine } from '../../core/confine.ts';
-import { CellarError, asHttpError, bodyOfAnyError, errorBody } from '../../core/errors.ts';
+import { bodyOf, errorBody, isPersoniumError, personiumError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine, type SnapshotChecksums } from '../../core/export-format.ts';
 import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
@@ -36,7 +36,7 @@ function parseLine(file: string, line: string): PjsonLine {
     if (typeof parsed !== 'object' || parsed === null || typeof parsed._id !== 'string') throw new Error('not a hit');
     return parsed;
   } catch {
-    throw new CellarError('PR400-CM-0004', `${odataFolder}${file}: ${line.length > 200 ? `${line.slice(0, 200)}...` : line}`);
+    throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${line.length > 200 ? `${line.slice(0, 200)}...` : line}`);
   }
 }
 
@@ -69,13 +69,9 @@ export class CellImporter {
   async start(cell: CellRecord, name: string): Promise<void> {
     const area = this.unit.snapshots.of(cell.id);
     const file = `${name}.zip`;
-    try {
-      if (!(await area.exists(file))) throw new CellarError('PR404-DV-0001', file);
-      await inspectSnapshot(area.filePath(file), this.settings.limits);
-      await this.unit.status.accept(cell.id, 'import', name, new Date());
-    } catch (error) {
-      throw error instanceof CellarError ? asHttpError(error) : error;
-    }
+    if (!(await area.exists(file))) throw personiumError('PR404-DV-0001', file);
+    await inspectSnapshot(area.filePath(file), this.settings.limits);
+    await this.unit.status.accept(cell.id, 'import', name, new Date());
     this.unit.jobs.submit({ cellId: cell.id, kind: 'import', name, run: (signal) => this.run(cell.id, name, signal) });
   }
 
@@ -95,7 +91,7 @@ export class CellImporter {
       await cells.commitImport(cellId, staged);
       logger.info({ cellId, name }, 'cell import done');
     } catch (error) {
-      const body = signal.aborted ? errorBody('PR503-SV-0002') : bodyOfAnyError(error);
+      const body = signal.aborted ? errorBody('PR503-SV-0002') : bodyOf(error);
       logger.warn({ cellId, name, err: error, code: body.code }, 'cell import failed');
       if (staged) await contents.discardStaged(staged).catch(() => {});
       await status.importFailed(cellId, body).catch((failure: unknown) => logger.error({ cellId, err: failure }, 'could not record the failed import'));
@@ -151,7 +147,7 @@ export class CellImporter {
   /** Every entry 00_checksums.json lists exists; the manifest, read before the 202, is checked here. */
   async #verifyListing(zip: ZipFile, snapshot: InspectedSnapshot): Promise<void> {
     for (const name of Object.keys(snapshot.checksums)) {
-      if (!snapshot.names.has(name)) throw new CellarError('PR400-SN-0006', `${name} is listed in ${checksumsEntry} but missing`);
+      if (!snapshot.names.has(name)) throw personiumError('PR400-SN-0006', `${name} is listed in ${checksumsEntry} but missing`);
     }
     if (snapshot.checksums[manifestEntry]) checkSum(manifestEntry, await readEntryBytes(zip, snapshot.entries.get(manifestEntry)!), snapshot.checksums);
   }
@@ -182,7 +178,7 @@ export class CellImporter {
       for (const line of lines) {
         const hit = parseLine(file, line);
         const statics = (hit._source.s ?? {}) as { Name?: unknown; Schema?: unknown };
-        if (typeof statics.Name !== 'string') throw new CellarError('PR400-CM-0004', `${odataFolder}${file}: ${line.slice(0, 200)}`);
+        if (typeof statics.Name !== 'string') throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${line.slice(0, 200)}`);
         const id = newId();
         boxIds.set(hit._id, id);
         const record: BoxRecord = {
@@ -204,7 +200,7 @@ export class CellImporter {
     if (segments.length === 0 || (segments.length === 1 && segments[0] === '.pmeta')) return confine(davRoot, ...segments);
     const [box, ...rest] = segments;
     const mapped = box === mainBoxName ? mainBoxName : boxIds.get(box!);
-    if (!mapped) throw new CellarError('PR400-SN-0006', `${webdavFolder}${box}/ belongs to no box of 10_odata/10_box.pjson`);
+    if (!mapped) throw personiumError('PR400-SN-0006', `${webdavFolder}${box}/ belongs to no box of 10_odata/10_box.pjson`);
     return confine(davRoot, mapped, ...rest);
   }
 
@@ -216,7 +212,7 @@ export class CellImporter {
     try {
       pmeta = JSON.parse(text) as Pmeta;
     } catch {
-      throw new CellarError('PR400-CM-0004', `${name}: ${text.slice(0, 200)}`);
+      throw personiumError('PR400-CM-0004', `${name}: ${text.slice(0, 200)}`);
     }
     await writeFileDurably(target, JSON.stringify({ ...pmeta, i: boxId === mainBoxName ? pmeta.i : boxId }));
   }
@@ -224,9 +220,9 @@ export class CellImporter {
   /** One file entry to disk, held against its line in 00_checksums.json. */
   async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, files: FileWriterThread, checksums: SnapshotChecksums, onBytes: (bytes: number) => void): Promise<void> {
     const expected = checksums[name];
-    if (!expected) throw new CellarError('PR400-SN-0005', name);
+    if (!expected) throw personiumError('PR400-SN-0005', name);
     const written = await writeEntry(zip, entry, target, files, onBytes);
-    if (written.size !== expected.size || written.sha256 !== expected.sha256) throw new CellarError('PR400-SN-0005', name);
+    if (written.size !== expected.size || written.sha256 !== expected.sha256) throw personiumError('PR400-SN-0005', name);
   }
 
 }
@@ -275,13 +271,13 @@ async function* walk(zip: ZipFile): AsyncGenerator<Entry> {
   try {
     yield* zip.eachEntry();
   } catch (error) {
-    throw error instanceof CellarError ? error : walkError(error as Error);
+    throw isPersoniumError(error) ? error : walkError(error as Error);
   }
 }
 
 function checkSum(name: string, bytes: Buffer, checksums: SnapshotChecksums): void {
   const expected = checksums[name];
   if (!expected || expected.size !== bytes.length || createHash('sha256').update(bytes).digest('hex') !== expected.sha256) {
-    throw new CellarError('PR400-SN-0005', name);
+    throw personiumError('PR400-SN-0005', name);
   }
 }

@@ -4,7 +4,7 @@
 // layout and the rest are checked here; every refusal names the entry it is about.
 import type { Entry, ZipFile } from 'yauzl';
 import { openBlockZip } from './block-reader.ts';
-import { CellarError } from '../../core/errors.ts';
+import { isPersoniumError, personiumError, type PersoniumError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, snapshotExportVersion, webdavFolder, type SnapshotChecksums, type SnapshotManifest } from '../../core/export-format.ts';
 
 export interface ImportLimits {
@@ -32,7 +32,7 @@ const smallEntryLimit = 64 * 1024 * 1024;
 export function openZip(file: string): Promise<ZipFile> {
   // strictFileNames: yauzl refuses backslashes instead of turning them into slashes.
   return openBlockZip(file, { lazyEntries: true, strictFileNames: true, validateEntrySizes: true, autoClose: false })
-    .catch(() => { throw new CellarError('PR400-MC-0004'); });
+    .catch(() => { throw personiumError('PR400-MC-0004'); });
 }
 
 export function entryName(entry: Entry): string {
@@ -46,12 +46,12 @@ const yauzlNameErrors: Array<[RegExp, string]> = [
   [/^invalid relative path: (.*)$/s, 'relative path segment'],
 ];
 
-export function walkError(error: Error): CellarError {
+export function walkError(error: Error): PersoniumError {
   for (const [pattern, reason] of yauzlNameErrors) {
     const match = pattern.exec(error.message);
-    if (match) return new CellarError('PR400-SN-0001', match[1]!, reason);
+    if (match) return personiumError('PR400-SN-0001', match[1]!, reason);
   }
-  return new CellarError('PR400-SN-0006', error.message);
+  return personiumError('PR400-SN-0006', error.message);
 }
 
 /** Why a name is unsafe, or undefined. */
@@ -83,15 +83,15 @@ export async function readSmallEntry(zip: ZipFile, entry: Entry, limit = smallEn
 
 /** A small entry's bytes (a manifest, a `.pjson`, a `.pmeta`), with a size limit. */
 export async function readEntryBytes(zip: ZipFile, entry: Entry, limit = smallEntryLimit): Promise<Buffer> {
-  if (entry.uncompressedSize > limit) throw new CellarError('PR400-SN-0003', limit);
+  if (entry.uncompressedSize > limit) throw personiumError('PR400-SN-0003', limit);
   const stream = await zip.openReadStreamPromise(entry).catch((error: Error) => {
-    throw new CellarError('PR400-SN-0006', `${entryName(entry)}: ${error.message}`);
+    throw personiumError('PR400-SN-0006', `${entryName(entry)}: ${error.message}`);
   });
   const chunks: Buffer[] = [];
   try {
     for await (const chunk of stream) chunks.push(chunk as Buffer);
   } catch (error) {
-    throw new CellarError('PR400-SN-0006', `${entryName(entry)}: ${(error as Error).message}`);
+    throw personiumError('PR400-SN-0006', `${entryName(entry)}: ${(error as Error).message}`);
   }
   return Buffer.concat(chunks);
 }
@@ -100,12 +100,12 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new CellarError('PR400-CM-0004', text.length > 200 ? `${text.slice(0, 200)}...` : text);
+    throw personiumError('PR400-CM-0004', text.length > 200 ? `${text.slice(0, 200)}...` : text);
   }
 }
 
 async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names: Set<string>; entries: Map<string, Entry>; totalBytes: number }> {
-  if (zip.entryCount > limits.maxEntries) throw new CellarError('PR400-SN-0002', limits.maxEntries);
+  if (zip.entryCount > limits.maxEntries) throw personiumError('PR400-SN-0002', limits.maxEntries);
   const names = new Set<string>();
   const entries = new Map<string, Entry>();
   let totalBytes = 0;
@@ -113,23 +113,23 @@ async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names:
     for await (const entry of zip.eachEntry()) {
       const name = entryName(entry);
       const unsafe = unsafeName(name) ?? outsideLayout(name);
-      if (unsafe) throw new CellarError('PR400-SN-0001', name, unsafe);
-      if (names.has(name)) throw new CellarError('PR400-SN-0001', name, 'duplicate entry name');
+      if (unsafe) throw personiumError('PR400-SN-0001', name, unsafe);
+      if (names.has(name)) throw personiumError('PR400-SN-0001', name, 'duplicate entry name');
       const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
-      if (mode === S_IFLNK) throw new CellarError('PR400-SN-0001', name, 'symbolic link');
-      if (entry.generalPurposeBitFlag & 0x1) throw new CellarError('PR400-SN-0001', name, 'encrypted entry');
-      if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) throw new CellarError('PR400-SN-0001', name, `compression method ${entry.compressionMethod}`);
-      if (name.endsWith('/') && entry.uncompressedSize !== 0) throw new CellarError('PR400-SN-0001', name, 'folder with content');
+      if (mode === S_IFLNK) throw personiumError('PR400-SN-0001', name, 'symbolic link');
+      if (entry.generalPurposeBitFlag & 0x1) throw personiumError('PR400-SN-0001', name, 'encrypted entry');
+      if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) throw personiumError('PR400-SN-0001', name, `compression method ${entry.compressionMethod}`);
+      if (name.endsWith('/') && entry.uncompressedSize !== 0) throw personiumError('PR400-SN-0001', name, 'folder with content');
       totalBytes += entry.uncompressedSize;
-      if (totalBytes > limits.maxTotalBytes) throw new CellarError('PR400-SN-0003', limits.maxTotalBytes);
+      if (totalBytes > limits.maxTotalBytes) throw personiumError('PR400-SN-0003', limits.maxTotalBytes);
       if (entry.uncompressedSize > ratioFloorBytes && entry.uncompressedSize > limits.maxCompressionRatio * Math.max(entry.compressedSize, 1)) {
-        throw new CellarError('PR400-SN-0004', name, limits.maxCompressionRatio);
+        throw personiumError('PR400-SN-0004', name, limits.maxCompressionRatio);
       }
       names.add(name);
       if (!name.startsWith(webdavFolder)) entries.set(name, entry);
     }
   } catch (error) {
-    if (error instanceof CellarError) throw error;
+    if (isPersoniumError(error)) throw error;
     throw walkError(error as Error);
   }
   return { names, entries, totalBytes };
@@ -141,17 +141,17 @@ export async function inspectSnapshot(file: string, limits: ImportLimits): Promi
   try {
     const { names, entries, totalBytes } = await readEntries(zip, limits);
     const manifestZipEntry = entries.get(manifestEntry);
-    if (!manifestZipEntry) throw new CellarError('PR400-MC-0001', manifestEntry);
+    if (!manifestZipEntry) throw personiumError('PR400-MC-0001', manifestEntry);
     const manifest = parseJson(await readSmallEntry(zip, manifestZipEntry, 1024 * 1024)) as SnapshotManifest;
-    if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new CellarError('PR400-CM-0004', JSON.stringify(manifest));
+    if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw personiumError('PR400-CM-0004', JSON.stringify(manifest));
     if (manifest.export_version !== snapshotExportVersion) {
-      throw new CellarError('PR400-MC-0003', snapshotExportVersion, manifest.export_version === undefined ? 'null' : JSON.stringify(manifest.export_version));
+      throw personiumError('PR400-MC-0003', snapshotExportVersion, manifest.export_version === undefined ? 'null' : JSON.stringify(manifest.export_version));
     }
     const required = [checksumsEntry, cellEntry, ...pjsonFiles.map(([name]) => `${odataFolder}${name}`)];
-    for (const name of required) if (!entries.has(name)) throw new CellarError('PR400-MC-0001', name);
-    if (!names.has(`${webdavFolder}.pmeta`)) throw new CellarError('PR400-MC-0001', `${webdavFolder}.pmeta`);
+    for (const name of required) if (!entries.has(name)) throw personiumError('PR400-MC-0001', name);
+    if (!names.has(`${webdavFolder}.pmeta`)) throw personiumError('PR400-MC-0001', `${webdavFolder}.pmeta`);
     const checksums = parseJson(await readSmallEntry(zip, entries.get(checksumsEntry)!)) as SnapshotChecksums;
-    if (typeof checksums !== 'object' || checksums === null || Array.isArray(checksums)) throw new CellarError('PR400-SN-0006', `${checksumsEntry} is not an object`);
+    if (typeof checksums !== 'object' || checksums === null || Array.isArray(checksums)) throw personiumError('PR400-SN-0006', `${checksumsEntry} is not an object`);
     return { names, entries, manifest, checksums, totalBytes };
   } finally {
     zip.close();
