@@ -1,7 +1,10 @@
 // What every feature's routes share: the `Name` rule of a JSON body, and the answers to methods a
 // URL does not serve (405 with the `Allow` header RFC 9110 §15.5.6 requires, OPTIONS with it).
-import type { ResponseToolkit } from '@hapi/hapi';
+import type { Request, ResponseToolkit, ServerRoute } from '@hapi/hapi';
+import { cellOf, cellRoute, type CellAccess } from './cell-access.ts';
 import { personiumError } from './errors.ts';
+import { rawJsonPayload } from './json-body.ts';
+import type { CellRecord } from './store.ts';
 
 export interface NameRule {
   pattern: RegExp;
@@ -43,4 +46,29 @@ export function methodNotAllowed(allow: string) {
 /** A handler answering OPTIONS with 200 and `Allow`. */
 export function allowedMethods(allow: string) {
   return (_request: unknown, h: ResponseToolkit) => h.response().code(200).header('Allow', allow);
+}
+
+/**
+ * The routes of a job's URL (`{CellURL}__export`, `__import`): POST with a JSON body starts the
+ * job (`start` accepts it or throws) and answers 202 with `Location`; OPTIONS says what the URL
+ * answers; any other method but GET (the status plugin's) gets 405. All need root; `access` says
+ * how the cell status gates them.
+ */
+export function jobStartRoutes(
+  job: '__export' | '__import',
+  access: { start: CellAccess; other: CellAccess },
+  start: (request: Request, cell: CellRecord) => Promise<void>,
+): ServerRoute[] {
+  const allow = 'OPTIONS, GET, POST';
+  const path = `/{cell}/${job}`;
+  const handler = async (request: Request, h: ResponseToolkit) => {
+    const cell = cellOf(request);
+    await start(request, cell);
+    return h.response().code(202).header('Location', `${request.server.cellar.urls.cell(cell.name)}${job}`);
+  };
+  return [
+    { method: 'POST', path, options: { payload: rawJsonPayload, ...cellRoute({ access: access.start, privilege: 'root' }) }, handler },
+    { method: 'OPTIONS', path, options: { auth: false }, handler: allowedMethods(allow) },
+    { method: '*', path, options: cellRoute({ access: access.other, privilege: 'root' }), handler: methodNotAllowed(allow) },
+  ];
 }
