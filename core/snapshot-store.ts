@@ -145,6 +145,18 @@ export class SnapshotArea {
     await writeFileDurably(this.filePath(name), content);
   }
 
+  /** Renames a finished file (a MOVE inside the area), its content type with it; replaces `to` if present. */
+  async rename(from: string, to: string): Promise<void> {
+    const types = await this.contentTypes();
+    await this.#recordType(to, types[from] ?? defaultContentType(from));
+    await rename(this.filePath(from), this.filePath(to));
+    if (from in types) {
+      delete types[from];
+      await this.#saveTypes();
+    }
+    await fsyncDirectory(this.dir);
+  }
+
   async remove(name: string): Promise<void> {
     await unlink(this.filePath(name));
     const types = await this.contentTypes();

@@ -13,16 +13,17 @@ import Boom from '@hapi/boom';
 import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi';
 import Joi from 'joi';
 import { cellRoute } from '../core/cell-access.ts';
+import { neverCompress } from '../core/conventions.ts';
 import { personiumError } from '../core/errors.ts';
 import { KeyedQueue } from '../core/keyed-queue.ts';
-import { allowedMethods, methodNotAllowed } from '../core/routes.ts';
+import { methodNotAllowed, notAllowed } from '../core/routes.ts';
 import { servicesPluginName } from '../core/services.ts';
 import { defaultContentType, etagFor, type SnapshotArea, type SnapshotEntry } from '../core/snapshot-store.ts';
 import { cellarVersion } from '../core/version.ts';
 import { parseRange } from './range.ts';
-import { areaOf, fileUrl, snapshotFileName } from './request.ts';
+import { areaOf, destinationName, fileUrl, snapshotFileName } from './request.ts';
 
-export const fileAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND';
+export const fileAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, MOVE';
 export const areaAllow = 'OPTIONS, PROPFIND';
 
 export interface SnapshotAreaOptions {
@@ -51,6 +52,7 @@ function checkIfMatch(request: Request, entry: SnapshotEntry | undefined): void 
 
 async function getFile(request: Request, h: ResponseToolkit) {
   const name = snapshotFileName(request);
+  neverCompress(request);
   const area = areaOf(request);
   let handle;
   try {
@@ -183,10 +185,41 @@ async function deleteFile(request: Request, h: ResponseToolkit) {
   return h.response().code(204);
 }
 
+/**
+ * MOVE renames a file inside the area (RFC 4918 §9.9): 201 for a new name, 204 when it replaced a
+ * file (`Overwrite: T`, the default); `Overwrite: F` onto a file 412; the same name 403.
+ */
+async function moveFile(request: Request, h: ResponseToolkit) {
+  const name = snapshotFileName(request);
+  const target = destinationName(request);
+  const overwrite = String(request.headers.overwrite ?? 'T').toUpperCase();
+  if (overwrite !== 'T' && overwrite !== 'F') throw personiumError('PR400-DV-0010', `Overwrite: ${overwrite}`);
+  const area = areaOf(request);
+  const replaced = await changes.run(area.dir, async () => {
+    const entry = await area.stat(name);
+    if (!entry) throw personiumError('PR404-DV-0001', fileUrl(request, name));
+    checkIfMatch(request, entry);
+    if (target === name) throw personiumError('PR403-DV-0002', fileUrl(request, name));
+    const existing = await area.stat(target);
+    if (existing && overwrite === 'F') throw personiumError('PR412-DV-0002', fileUrl(request, target));
+    await area.rename(name, target);
+    return existing !== undefined;
+  });
+  return replaced ? h.response().code(204) : h.response().code(201).header('Location', fileUrl(request, target));
+}
+
+/** MKCOL: the area and its files exist (405); a collection anywhere else in it never may (403). */
+async function refuseCollection(request: Request): Promise<never> {
+  const file = request.params.file as string | undefined;
+  const existing = file === undefined || (request.params.rest === undefined && (await areaOf(request).stat(snapshotFileName(request))) !== undefined);
+  if (existing) throw notAllowed(file === undefined ? areaAllow : fileAllow);
+  throw personiumError('PR403-DV-0002', request.path);
+}
+
 async function fileOptions(request: Request, h: ResponseToolkit) {
   const name = snapshotFileName(request);
   if (!(await areaOf(request).exists(name))) throw personiumError('PR404-DV-0001', fileUrl(request, name));
-  return h.response().code(200).header('Allow', fileAllow);
+  return h.response().code(200).header('Allow', fileAllow).header('DAV', '1');
 }
 
 export const snapshotAreaPluginName = 'cellar-snapshot-area';
@@ -212,6 +245,8 @@ export const snapshotAreaPlugin: Plugin<SnapshotAreaOptions> = {
       { method: 'PUT', path: file, options: upload, handler: (request, h) => putFile(request, h, settings) },
       { method: 'DELETE', path: file, options: write, handler: deleteFile },
       { method: 'OPTIONS', path: file, options: read, handler: fileOptions },
+      { method: 'MOVE', path: file, options: write, handler: moveFile },
+      { method: 'MKCOL', path: file, options: refused, handler: refuseCollection },
       { method: '*', path: file, options: refused, handler: methodNotAllowed(fileAllow) },
       // Explicit GET and OPTIONS too: the box routes' exact methods would win over a '*' here.
       ...(['GET', 'OPTIONS', '*'] as const).map((method) => ({
@@ -220,10 +255,12 @@ export const snapshotAreaPlugin: Plugin<SnapshotAreaOptions> = {
         options: method === '*' ? refused : read,
         handler(): never { throw personiumError('PR404-MC-0001'); },
       })),
+      { method: 'MKCOL', path: '/{cell}/__snapshot/{file}/{rest*}', options: refused, handler: refuseCollection },
     ]);
     for (const area of ['/{cell}/__snapshot', '/{cell}/__snapshot/']) {
       server.route([
-        { method: 'OPTIONS', path: area, options: read, handler: allowedMethods(areaAllow) },
+        { method: 'OPTIONS', path: area, options: read, handler: (_request, h) => h.response().code(200).header('Allow', areaAllow).header('DAV', '1') },
+        { method: 'MKCOL', path: area, options: refused, handler: refuseCollection },
         { method: 'GET', path: area, options: read, handler: methodNotAllowed(areaAllow) },
         { method: '*', path: area, options: refused, handler: methodNotAllowed(areaAllow) },
       ]);

@@ -29,6 +29,32 @@ export function fileUrl(request: Request, name: string): string {
   return `${areaUrl(request)}${encodeURIComponent(name)}`;
 }
 
+/**
+ * The file a MOVE's `Destination` names: an absolute URL on this unit, or an absolute path, inside
+ * the same cell's area, one plain name. Another host gets 502; anything else 400 PR400-SN-0007.
+ */
+export function destinationName(request: Request): string {
+  const header = request.headers.destination as string | undefined;
+  if (!header) throw personiumError('PR400-SN-0007', 'null');
+  const area = new URL(areaUrl(request));
+  let target: URL;
+  try {
+    target = new URL(header, area);
+  } catch {
+    throw personiumError('PR400-SN-0007', header);
+  }
+  if (target.host !== area.host || target.protocol !== area.protocol) throw personiumError('PR502-SN-0001', header);
+  const rawName = target.pathname.startsWith(area.pathname) ? target.pathname.slice(area.pathname.length) : '';
+  let name = '';
+  try {
+    name = decodeURIComponent(rawName);
+  } catch {
+    // not a name
+  }
+  if (!isValidSnapshotName(name) || /%(2f|5c|00)/i.test(rawName)) throw personiumError('PR400-SN-0007', header);
+  return name;
+}
+
 export function areaOf(request: Request): SnapshotArea {
   return request.server.cellar.snapshots.of(cellOf(request).id);
 }

@@ -104,7 +104,7 @@ test('every 405 names what the URL does answer in Allow (RFC 9110 §15.5.6)', as
     ['POST', "/__ctl/Cell('cell1')", 'GET, DELETE'],
     ['PUT', '/cell1/', 'OPTIONS, PROPFIND'],
     ['GET', '/cell1/__snapshot', 'OPTIONS, PROPFIND'],
-    ['POST', '/cell1/__snapshot/x.zip', 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND'],
+    ['POST', '/cell1/__snapshot/x.zip', 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, MOVE'],
   ];
   for (const [method, url, allow] of refused) {
     const res = await unit.as({ method, url, payload: method === 'GET' ? undefined : '{}' });

@@ -108,13 +108,21 @@ test('DELETE answers 204, then 404 PR404-DV-0001', async (t) => {
   t.is((await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot/gone.zip', headers: { depth: '0' } })).statusCode, 404);
 });
 
-test('the area is flat: MKCOL 405, deeper paths 404 PR404-MC-0001, other methods 405 with Allow', async (t) => {
-  const { unit } = await cellWithArea();
+test('the area is flat: MKCOL 403 (405 on what exists), deeper paths 404 PR404-MC-0001, other methods 405 with Allow', async (t) => {
+  const { unit, dir } = await cellWithArea();
   t.teardown(() => unit.stop());
   await put(unit, 'a.zip', 'x');
-  const mkcol = await unit.as({ method: 'MKCOL', url: '/cell1/__snapshot/dir' });
-  t.is(mkcol.statusCode, 405);
-  t.deepEqual(json(mkcol), errorBody('PR405-MC-0001'));
+  // RFC 4918 §9.3.1: 405 where something is mapped, 403 where the server allows no collection.
+  for (const url of ['/cell1/__snapshot/dir', '/cell1/__snapshot/dir/', '/cell1/__snapshot/a.zip/b']) {
+    const mkcol = await unit.as({ method: 'MKCOL', url });
+    t.is(mkcol.statusCode, 403, url);
+    t.is(json(mkcol).code, 'PR403-DV-0002', url);
+  }
+  const onFile = await unit.as({ method: 'MKCOL', url: '/cell1/__snapshot/a.zip' });
+  t.is(onFile.statusCode, 405);
+  t.deepEqual(json(onFile), errorBody('PR405-MC-0001'));
+  t.is(onFile.headers.allow, 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, MOVE');
+  t.deepEqual((await readdir(dir)).filter((name) => !name.startsWith('.')), ['a.zip'], 'no folder was made');
   for (const method of ['GET', 'PUT', 'OPTIONS', 'PROPFIND', 'DELETE']) {
     const deep = await unit.as({ method, url: '/cell1/__snapshot/a.zip/b', payload: method === 'PUT' ? 'x' : undefined, headers: { depth: '0' } });
     t.is(deep.statusCode, 404, method);
@@ -131,8 +139,10 @@ test('the area is flat: MKCOL 405, deeper paths 404 PR404-MC-0001, other methods
   const areaOptions = await unit.as({ method: 'OPTIONS', url: '/cell1/__snapshot' });
   t.is(areaOptions.statusCode, 200);
   t.is(areaOptions.headers.allow, 'OPTIONS, PROPFIND');
+  t.is(areaOptions.headers.dav, '1', 'davfs2 mounts only a server that says DAV');
   const fileOptions = await unit.as({ method: 'OPTIONS', url: '/cell1/__snapshot/a.zip' });
-  t.is(fileOptions.headers.allow, 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND');
+  t.is(fileOptions.headers.allow, 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, MOVE');
+  t.is(fileOptions.headers.dav, '1');
   const post = await unit.as({ method: 'POST', url: '/cell1/__snapshot/a.zip', payload: 'not json' });
   t.deepEqual(json(post), errorBody('PR405-MC-0001'));
   const proppatch = await unit.as({ method: 'PROPPATCH', url: '/cell1/__snapshot/a.zip', payload: '<D:propertyupdate xmlns:D="DAV:"/>' });
