@@ -2,10 +2,12 @@
 // same run. Data is generated into temporary folders and removed afterwards; nothing is committed.
 import { exportBench } from './export.ts';
 import { importBench } from './import.ts';
+import { snapshotGetBench } from './snapshot-get.ts';
 import { snapshotPropfindBench } from './snapshot-propfind.ts';
 
 const benches: Array<[string, () => Promise<{ passed: boolean }>]> = [
   ['snapshot PROPFIND', () => snapshotPropfindBench()],
+  ['snapshot GET', () => snapshotGetBench()],
   ['export', () => exportBench()],
   ['import', () => importBench()],
 ];
