@@ -9,6 +9,8 @@ export interface Config {
   port: number;
   /** Absolute URL ending in '/', used for every Location header and absolute href. Empty: derived from host/port. */
   unitUrl: string;
+  /** `path`: cells at `{UnitURL}{cell}/`; `fqdn`: each cell at `{scheme}://{cell}.{unit host}/`. */
+  cellUrl: 'path' | 'fqdn';
   dataDir: string;
   /** Empty: a random one is made on first start and kept in the data directory. */
   masterToken: string;
@@ -34,6 +36,7 @@ export const defaults: Config = {
   host: '0.0.0.0',
   port: 8080,
   unitUrl: '',
+  cellUrl: 'path',
   dataDir: './data',
   masterToken: '',
   logLevel: 'info',
@@ -50,6 +53,7 @@ const schema = Joi.object<Config>({
   host: Joi.string().min(1),
   port: Joi.number().integer().min(0).max(65535),
   unitUrl: Joi.string().allow('').uri({ scheme: ['http', 'https'] }),
+  cellUrl: Joi.string().valid('path', 'fqdn'),
   dataDir: Joi.string().min(1),
   masterToken: Joi.string().allow('').min(16).pattern(/^[\x21-\x7e]+$/),
   logLevel: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
@@ -65,6 +69,7 @@ const environment: Record<string, string> = {
   CELLAR_HOST: 'host',
   CELLAR_PORT: 'port',
   CELLAR_UNIT_URL: 'unitUrl',
+  CELLAR_CELL_URL: 'cellUrl',
   CELLAR_DATA_DIR: 'dataDir',
   CELLAR_MASTER_TOKEN: 'masterToken',
   CELLAR_LOG_LEVEL: 'logLevel',

@@ -8,6 +8,7 @@ export const catalogue = {
   'PR400-CM-0004': [400, 'JSON parse error. [{0}].'],
   'PR400-EV-0002': [400, 'Request header is invalid [{0}].'],
   'PR400-MC-0001': [400, '[{0}] does not exist in the snapshot file.'],
+  'PR400-MC-0002': [400, 'Path based CellUrl access is not allowed.'],
   'PR400-MC-0003': [400, 'Version of the snapshot file is invalid. Expected [{0}] but was [{1}].'],
   'PR400-MC-0004': [400, 'The specified snapshot file is not zip file.'],
   'PR400-DV-0001': [400, 'XML parse error.'],

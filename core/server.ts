@@ -8,6 +8,7 @@ import { cellAccessPlugin } from './cell-access.ts';
 import type { Config } from './config.ts';
 import { conventionsPlugin } from './conventions.ts';
 import { servicesPlugin } from './services.ts';
+import { cellHostPlugin } from './unit-urls.ts';
 import type { BeforeEntryHook } from './jobs.ts';
 import { healthPlugin } from '../plugins/health/index.ts';
 import { cellsPlugin } from '../plugins/cells/index.ts';
@@ -56,6 +57,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   await server.register(conventionsPlugin);
   await server.register({ plugin: servicesPlugin, options: { config, logger } });
   const { masterToken, store, urls } = server.cellar;
+  await server.register({ plugin: cellHostPlugin, options: { config, urls, store } });
   registerBearerScheme(server, masterTokenResolver(masterToken.token), (request) =>
     param(request, 'cell') ? urls.cell(param(request, 'cell')) : urls.unit());
   await server.register({ plugin: cellAccessPlugin, options: { store } });

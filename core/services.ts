@@ -8,19 +8,13 @@ import { loadMasterToken, type MasterToken } from './auth.ts';
 import { CellContents } from './cell-content.ts';
 import { CellStatusService } from './cell-status.ts';
 import { Cells } from './cells.ts';
-import { unitUrlFor, type Config } from './config.ts';
+import type { Config } from './config.ts';
 import { JobRunner } from './jobs.ts';
 import { recoverAtStart } from './recovery.ts';
 import { LocalSnapshotStore, type SnapshotStore } from './snapshot-store.ts';
 import { UnitStore } from './store.ts';
+import { unitUrls, type UnitUrls } from './unit-urls.ts';
 import { cellarVersion } from './version.ts';
-
-export interface UnitUrls {
-  /** The unit URL, ending in '/'. */
-  unit(): string;
-  /** `{UnitURL}{cellName}/` */
-  cell(cellName: string): string;
-}
 
 export interface Services {
   config: Config;
@@ -65,8 +59,7 @@ export const servicesPlugin: Plugin<ServicesOptions> = {
     const snapshots = new LocalSnapshotStore((cellId) => contents.snapshotDir(cellId));
     const cells = new Cells(store, contents, snapshots, status);
     const jobs = new JobRunner(config.jobs.concurrency, logger);
-    const unit = () => unitUrlFor(config, Number(server.info.port));
-    const urls: UnitUrls = { unit, cell: (cellName) => `${unit()}${encodeURIComponent(cellName)}/` };
+    const urls = unitUrls(config, () => Number(server.info.port));
     const services: Services = { config, logger, store, contents, status, cells, jobs, snapshots, masterToken, urls };
     server.decorate('server', 'cellar', services);
 

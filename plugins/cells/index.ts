@@ -42,8 +42,12 @@ async function create(request: Request, h: ResponseToolkit) {
   const target = parseEntitySegment(param(request, 'segment'), 'Cell');
   if (target.kind !== 'collection') throw notAllowed(entityAllow(target));
   const name = requiredName(parseJsonObject(request.payload, false)!, entityNameRule);
-  const { store, cells } = request.server.cellar;
-  if (store.findCell(name)) throw personiumError('PR409-OD-0003');
+  const { store, cells, config } = request.server.cellar;
+  // On an FQDN unit a cell is a host name, and host names do not tell case apart.
+  const taken = config.cellUrl === 'fqdn'
+    ? store.listCells().some((cell) => cell.name.toLowerCase() === name.toLowerCase())
+    : store.findCell(name) !== undefined;
+  if (taken) throw personiumError('PR409-OD-0003');
   const cell = await cells.create(name);
   request.logger.info({ cell: cell.name }, 'cell created');
   const entity = cellEntity(request, cell);
