@@ -4,6 +4,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import Boom from '@hapi/boom';
 import type { Request, ResponseToolkit, Server } from '@hapi/hapi';
 import { personiumError } from './errors.ts';
 import { writeFileDurably } from './json-file.ts';
@@ -92,7 +93,10 @@ export function registerBearerScheme(server: Server, resolve: TokenResolver, rea
   server.auth.scheme('personium-bearer', () => ({
     authenticate(request: Request, h: ResponseToolkit) {
       const header = request.headers.authorization as string | undefined;
-      if (!header) throw unauthorized('PR401-AU-0001', realmOf(request));
+      // No credentials at all: hapi answers 401 PR401-AU-0001 where they are required, and lets
+      // the request through where they are optional (OPTIONS).
+      if (header === undefined) throw Boom.unauthorized(null, 'Bearer', { realm: realmOf(request) });
+      if (/^Bearer\s*$/i.test(header)) throw unauthorized('PR401-AU-0006', realmOf(request));
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match) throw unauthorized('PR401-AU-0003', realmOf(request));
       const credentials = resolve(match[1]!);

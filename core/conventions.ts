@@ -29,6 +29,24 @@ export function neverCompress(request: Request): void {
   request.info.acceptEncoding = 'identity';
 }
 
+/** Response headers a browser on another origin reads; every response exposes them to it. */
+const exposedHeaders = 'Location, ETag, X-Personium-Version, Content-Range';
+
+/**
+ * CORS beyond `Access-Control-Allow-Origin: *`: an OPTIONS answer names its methods in
+ * `Access-Control-Allow-Methods` (its `Allow`); with `Origin`, the headers the preflight asks for
+ * are allowed and the ones a script needs are exposed.
+ */
+function corsHeaders(request: Request, allow: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (request.method === 'options' && allow) headers['Access-Control-Allow-Methods'] = allow;
+  if (request.headers.origin === undefined) return headers;
+  headers['Access-Control-Expose-Headers'] = exposedHeaders;
+  const asked = request.headers['access-control-request-headers'];
+  if (request.method === 'options' && typeof asked === 'string' && asked.trim()) headers['Access-Control-Allow-Headers'] = asked.trim();
+  return headers;
+}
+
 function generateRequestKey(): string {
   const id = randomBytes(20).toString('base64url');
   return `${id.slice(0, 4)}_${id.slice(4, 26)}`;
@@ -84,7 +102,8 @@ export const conventionsPlugin: Plugin<void> = {
       if (request.method === 'post' && typeof override === 'string' && override.trim()) {
         request.setMethod(override.trim() as Parameters<Request['setMethod']>[0]);
       }
-      const given = request.headers['x-personium-requestkey'];
+      // An empty key is taken as none, as Personium does.
+      const given = request.headers['x-personium-requestkey'] === '' ? undefined : request.headers['x-personium-requestkey'];
       request.app.requestKey = typeof given === 'string' && requestKeyPattern.test(given) ? given : generateRequestKey();
       logCompletion(request, started);
       if (given !== undefined && request.app.requestKey !== given) {
@@ -105,10 +124,12 @@ export const conventionsPlugin: Plugin<void> = {
           if (name.toLowerCase() !== 'content-type' && value !== undefined) reply.header(name, String(value));
         }
         for (const [name, value] of Object.entries(commonHeaders())) reply.header(name, value);
+        for (const [name, value] of Object.entries(corsHeaders(request, undefined))) reply.header(name, value);
         return reply;
       }
       if (response && 'header' in response) {
         for (const [name, value] of Object.entries(commonHeaders())) response.header(name, value);
+        for (const [name, value] of Object.entries(corsHeaders(request, response.headers.allow as string | undefined))) response.header(name, value);
       }
       return h.continue;
     });

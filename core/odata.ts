@@ -21,9 +21,18 @@ function safeDecode(segment: string): string | undefined {
   }
 }
 
-/** The methods an entity set (`GET, POST`) or one entity (`GET, DELETE`) answers. */
+/** The methods an entity set (`OPTIONS, GET, POST`) or one entity (`OPTIONS, GET, DELETE`) answers. */
 export function entityAllow(target: EntityTarget): string {
-  return target.kind === 'collection' ? 'GET, POST' : 'GET, DELETE';
+  return target.kind === 'collection' ? 'OPTIONS, GET, POST' : 'OPTIONS, GET, DELETE';
+}
+
+/** The methods the entity URL `segment` of `entitySet` answers; only OPTIONS when it names none. */
+export function entitySegmentAllow(segment: string, entitySet: string): string {
+  try {
+    return entityAllow(parseEntitySegment(segment, entitySet));
+  } catch {
+    return 'OPTIONS';
+  }
 }
 
 export function odataDate(ms: number): string {

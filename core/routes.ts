@@ -43,9 +43,22 @@ export function methodNotAllowed(allow: string) {
   };
 }
 
-/** A handler answering OPTIONS with 200 and `Allow`. */
-export function allowedMethods(allow: string) {
-  return (_request: unknown, h: ResponseToolkit) => h.response().code(200).header('Allow', allow);
+/**
+ * OPTIONS on `path`: 200 with `Allow` (a fixed list, or one that depends on the request) and the
+ * CORS headers conventions.ts adds. A browser's preflight carries no credentials, so none are
+ * needed; a token that is sent must still be valid (401 otherwise). `extra` adds headers (`DAV`).
+ */
+export function optionsRoute(path: string, allow: string | ((request: Request) => string), extra: Record<string, string> = {}): ServerRoute {
+  return {
+    method: 'OPTIONS',
+    path,
+    options: { auth: { mode: 'optional' } },
+    handler(request, h) {
+      const response = h.response().code(200).header('Allow', typeof allow === 'string' ? allow : allow(request));
+      for (const [name, value] of Object.entries(extra)) response.header(name, value);
+      return response;
+    },
+  };
 }
 
 /**
@@ -68,7 +81,7 @@ export function jobStartRoutes(
   };
   return [
     { method: 'POST', path, options: { payload: rawJsonPayload, ...cellRoute({ access: access.start, privilege: 'root' }) }, handler },
-    { method: 'OPTIONS', path, options: { auth: false }, handler: allowedMethods(allow) },
+    optionsRoute(path, allow),
     { method: '*', path, options: cellRoute({ access: access.other, privilege: 'root' }), handler: methodNotAllowed(allow) },
   ];
 }

@@ -7,6 +7,7 @@ import { param, masterTokenResolver, registerBearerScheme } from './auth.ts';
 import { cellAccessPlugin } from './cell-access.ts';
 import type { Config } from './config.ts';
 import { conventionsPlugin } from './conventions.ts';
+import { optionsRoute } from './routes.ts';
 import { servicesPlugin } from './services.ts';
 import { cellHostPlugin } from './unit-urls.ts';
 import type { BeforeEntryHook } from './jobs.ts';
@@ -61,6 +62,8 @@ export async function createServer(config: Config, options: CreateServerOptions 
   registerBearerScheme(server, masterTokenResolver(masterToken.token), (request) =>
     param(request, 'cell') ? urls.cell(param(request, 'cell')) : urls.unit());
   await server.register({ plugin: cellAccessPlugin, options: { store } });
+  // A browser's preflight to a URL no feature serves (the unit root, say) is answered too.
+  server.route(optionsRoute('/{any*}', 'OPTIONS'));
 
   await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, statusPlugin]);
   await server.register({ plugin: boxDavPlugin, options: { maxUploadBytes: config.maxUploadBytes } });

@@ -16,7 +16,7 @@ import { cellRoute } from '../core/cell-access.ts';
 import { neverCompress } from '../core/conventions.ts';
 import { personiumError } from '../core/errors.ts';
 import { KeyedQueue } from '../core/keyed-queue.ts';
-import { methodNotAllowed, notAllowed } from '../core/routes.ts';
+import { methodNotAllowed, notAllowed, optionsRoute } from '../core/routes.ts';
 import { servicesPluginName } from '../core/services.ts';
 import { defaultContentType, etagFor, type SnapshotArea, type SnapshotEntry } from '../core/snapshot-store.ts';
 import { cellarVersion } from '../core/version.ts';
@@ -216,12 +216,6 @@ async function refuseCollection(request: Request): Promise<never> {
   throw personiumError('PR403-DV-0002', request.path);
 }
 
-async function fileOptions(request: Request, h: ResponseToolkit) {
-  const name = snapshotFileName(request);
-  if (!(await areaOf(request).exists(name))) throw personiumError('PR404-DV-0001', fileUrl(request, name));
-  return h.response().code(200).header('Allow', fileAllow).header('DAV', '1');
-}
-
 export const snapshotAreaPluginName = 'cellar-snapshot-area';
 
 export const snapshotAreaPlugin: Plugin<SnapshotAreaOptions> = {
@@ -244,12 +238,13 @@ export const snapshotAreaPlugin: Plugin<SnapshotAreaOptions> = {
       { method: 'GET', path: file, options: { ...read, timeout: { socket: false } }, handler: getFile },
       { method: 'PUT', path: file, options: upload, handler: (request, h) => putFile(request, h, settings) },
       { method: 'DELETE', path: file, options: write, handler: deleteFile },
-      { method: 'OPTIONS', path: file, options: read, handler: fileOptions },
+      optionsRoute(file, fileAllow, { DAV: '1' }),
       { method: 'MOVE', path: file, options: write, handler: moveFile },
       { method: 'MKCOL', path: file, options: refused, handler: refuseCollection },
       { method: '*', path: file, options: refused, handler: methodNotAllowed(fileAllow) },
       // Explicit GET and OPTIONS too: the box routes' exact methods would win over a '*' here.
-      ...(['GET', 'OPTIONS', '*'] as const).map((method) => ({
+      optionsRoute('/{cell}/__snapshot/{file}/{rest*}', 'OPTIONS'),
+      ...(['GET', '*'] as const).map((method) => ({
         method,
         path: '/{cell}/__snapshot/{file}/{rest*}',
         options: method === '*' ? refused : read,
@@ -259,7 +254,7 @@ export const snapshotAreaPlugin: Plugin<SnapshotAreaOptions> = {
     ]);
     for (const area of ['/{cell}/__snapshot', '/{cell}/__snapshot/']) {
       server.route([
-        { method: 'OPTIONS', path: area, options: read, handler: (_request, h) => h.response().code(200).header('Allow', areaAllow).header('DAV', '1') },
+        optionsRoute(area, areaAllow, { DAV: '1' }),
         { method: 'MKCOL', path: area, options: refused, handler: refuseCollection },
         { method: 'GET', path: area, options: read, handler: methodNotAllowed(areaAllow) },
         { method: '*', path: area, options: refused, handler: methodNotAllowed(areaAllow) },

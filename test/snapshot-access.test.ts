@@ -18,19 +18,19 @@ async function cellWithFile(t: { teardown(fn: () => Promise<void>): void }): Pro
   return { unit, cellId, dir: contents.snapshotDir(cellId) };
 }
 
-/** Every kind of request the area answers, each as a user would send it. */
+/** Every kind of request the area answers, each as a user would send it (OPTIONS: below). */
 const requests = [
   { method: 'GET', url: '/cell1/__snapshot/a.zip' },
   { method: 'HEAD', url: '/cell1/__snapshot/a.zip' },
   { method: 'PUT', url: '/cell1/__snapshot/b.zip', payload: 'y' },
   { method: 'DELETE', url: '/cell1/__snapshot/a.zip' },
-  { method: 'OPTIONS', url: '/cell1/__snapshot/a.zip' },
-  { method: 'OPTIONS', url: '/cell1/__snapshot' },
+  { method: 'MOVE', url: '/cell1/__snapshot/a.zip', headers: { destination: '/cell1/__snapshot/c.zip' } },
   { method: 'PROPFIND', url: '/cell1/__snapshot', headers: { depth: '1' } },
   { method: 'PROPFIND', url: '/cell1/__snapshot/a.zip', headers: { depth: '0' } },
 ] as const;
-const writes = requests.filter((request) => request.method === 'PUT' || request.method === 'DELETE');
-const reads = requests.filter((request) => request.method !== 'PUT' && request.method !== 'DELETE');
+const isWrite = (request: { method: string }) => ['PUT', 'DELETE', 'MOVE'].includes(request.method);
+const writes = requests.filter(isWrite);
+const reads = requests.filter((request) => !isWrite(request));
 const label = (request: { method: string; url: string }) => `${request.method} ${request.url}`;
 
 /** HEAD answers carry no body: their code is checked through the status alone. */
@@ -47,6 +47,18 @@ test('every method without credentials gets 401 PR401-AU-0001 with a Bearer chal
     t.is(res.headers['www-authenticate'], 'Bearer realm="http://unit.test/cell1/"', label(request));
   }
   t.is((await unit.inject({ method: 'GET', url: '/cell1/__snapshot/a.zip', headers: { authorization: 'Bearer wrong' } })).statusCode, 401);
+});
+
+test('OPTIONS on the area and its files is answered 200 to anyone, in any cell state: it is a browser preflight', async (t) => {
+  const { unit, cellId } = await cellWithFile(t);
+  const { status } = unit.server.cellar;
+  await status.accept(cellId, 'import', 'a');
+  await status.importFailed(cellId, errorBody('PR500-SV-0000'));
+  for (const url of ['/cell1/__snapshot', '/cell1/__snapshot/a.zip', '/nocell/__snapshot/a.zip']) {
+    const res = await unit.inject({ method: 'OPTIONS', url });
+    t.is(res.statusCode, 200, url);
+    t.is(res.headers['www-authenticate'], undefined, url);
+  }
 });
 
 test('every method with a token lacking root gets 403 PR403-AU-0002', async (t) => {

@@ -12,6 +12,7 @@ import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { mainBoxName } from '../../core/cell-content.ts';
 import { parsePropfind } from '../../core/dav-xml.ts';
 import { personiumError } from '../../core/errors.ts';
+import { optionsRoute } from '../../core/routes.ts';
 import { cellarVersion } from '../../core/version.ts';
 import Joi from 'joi';
 import { servicesPluginName, type Services } from '../../core/services.ts';
@@ -198,12 +199,7 @@ export const boxDavPlugin: Plugin<BoxDavOptions> = {
       server.route([
         { method: 'GET', path, options: { ...access, timeout: { socket: false } }, handler: handle },
         { method: '*', path, options: streamed, handler: handle },
-        {
-          method: 'OPTIONS',
-          path,
-          options: { auth: false },
-          handler: (_request, h) => h.response().code(200).header('Allow', davAllow).header('DAV', '1, 2'),
-        },
+        optionsRoute(path, davAllow, { DAV: '1, 2' }),
       ]);
     }
   },

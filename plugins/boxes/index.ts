@@ -7,8 +7,8 @@ import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { newId, newPmeta, writePmeta, type BoxRecord } from '../../core/cell-content.ts';
 import { personiumError } from '../../core/errors.ts';
 import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
-import { entityAllow, odataDate, parseEntitySegment } from '../../core/odata.ts';
-import { entityNameRule, notAllowed, requiredName } from '../../core/routes.ts';
+import { entityAllow, entitySegmentAllow, odataDate, parseEntitySegment } from '../../core/odata.ts';
+import { entityNameRule, notAllowed, optionsRoute, requiredName } from '../../core/routes.ts';
 import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 
@@ -84,6 +84,7 @@ export const boxesPlugin: Plugin<void> = {
       { method: 'POST', path: '/{cell}/__ctl/{segment}', options: { payload: rawJsonPayload, ...cellRoute({ access: 'write' }) }, handler: create },
       { method: 'GET', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read' }), handler: read },
       { method: 'DELETE', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'write' }), handler: remove },
+      optionsRoute('/{cell}/__ctl/{segment}', (request) => entitySegmentAllow(param(request, 'segment'), 'Box')),
       { method: '*', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read' }), handler: (request) => { throw notAllowed(entityAllow(parseEntitySegment(param(request, 'segment'), 'Box'))); } },
     ]);
   },

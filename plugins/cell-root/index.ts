@@ -7,7 +7,7 @@ import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { mainBoxName, type Pmeta } from '../../core/cell-content.ts';
 import { encodeSegment, escapeXml, httpDate, isoDate, parseDepth, parsePropfind, personiumNamespace, readSmallBody } from '../../core/dav-xml.ts';
 import { personiumError } from '../../core/errors.ts';
-import { allowedMethods, methodNotAllowed } from '../../core/routes.ts';
+import { methodNotAllowed, optionsRoute } from '../../core/routes.ts';
 import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 
@@ -50,7 +50,7 @@ export const cellRootPlugin: Plugin<void> = {
     for (const routePath of ['/{cell}', '/{cell}/']) {
       server.route([
         { method: 'PROPFIND', path: routePath, options: { payload, ...cellRoute({ access: 'read' }) }, handler: propfind },
-        { method: 'OPTIONS', path: routePath, options: { auth: false }, handler: allowedMethods(allow) },
+        optionsRoute(routePath, allow),
         { method: '*', path: routePath, options: cellRoute({ access: 'read' }), handler: methodNotAllowed(allow) },
       ]);
     }

@@ -4,8 +4,8 @@ import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
 import { cellRoute } from '../../core/cell-access.ts';
 import { personiumError } from '../../core/errors.ts';
 import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
-import { entityAllow, odataDate, parseEntitySegment } from '../../core/odata.ts';
-import { entityNameRule, notAllowed, requiredName } from '../../core/routes.ts';
+import { entityAllow, entitySegmentAllow, odataDate, parseEntitySegment } from '../../core/odata.ts';
+import { entityNameRule, notAllowed, optionsRoute, requiredName } from '../../core/routes.ts';
 import { servicesPluginName } from '../../core/services.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { cellarVersion } from '../../core/version.ts';
@@ -94,6 +94,7 @@ export const cellsPlugin: Plugin<void> = {
         options: cellRoute({ access: 'cell-delete', cellName: cellNameOf, missing: 'pass' }),
         handler: remove,
       },
+      optionsRoute('/__ctl/{segment}', (request) => entitySegmentAllow(param(request, 'segment'), 'Cell')),
       {
         method: '*',
         path: '/__ctl/{segment}',

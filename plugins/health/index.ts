@@ -1,6 +1,7 @@
 // GET /__health: no auth, answers whether the unit's store is readable.
 import type { Plugin } from '@hapi/hapi';
 import Joi from 'joi';
+import { optionsRoute } from '../../core/routes.ts';
 import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 
@@ -9,6 +10,7 @@ export const healthPlugin: Plugin<void> = {
   version: cellarVersion,
   dependencies: [servicesPluginName],
   register(server) {
+    server.route(optionsRoute('/__health', 'OPTIONS, GET'));
     server.route({
       method: 'GET',
       path: '/__health',
