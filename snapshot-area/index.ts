@@ -199,7 +199,7 @@ async function moveFile(request: Request, h: ResponseToolkit) {
     const entry = await area.stat(name);
     if (!entry) throw personiumError('PR404-DV-0001', fileUrl(request, name));
     checkIfMatch(request, entry);
-    if (target === name) throw personiumError('PR403-DV-0002', fileUrl(request, name));
+    if (target === name) throw personiumError('PR403-DV-0005', request.headers.destination);
     const existing = await area.stat(target);
     if (existing && overwrite === 'F') throw personiumError('PR412-DV-0002', fileUrl(request, target));
     await area.rename(name, target);

@@ -57,7 +57,7 @@ test('MOVE refusals: missing source 404, same name 403, stale If-Match 412, anot
   t.teardown(() => unit.stop());
   const cases: Array<[string, string, Record<string, string>, number, string]> = [
     ['none.zip', '/cell1/__snapshot/x.zip', {}, 404, 'PR404-DV-0001'],
-    ['a.zip', '/cell1/__snapshot/a.zip', {}, 403, 'PR403-DV-0002'],
+    ['a.zip', '/cell1/__snapshot/a.zip', {}, 403, 'PR403-DV-0005'],
     ['a.zip', '/cell1/__snapshot/x.zip', { 'if-match': '"stale"' }, 412, 'PR412-DV-0001'],
     ['a.zip', '/cell2/__snapshot/x.zip', {}, 400, 'PR400-SN-0007'],
     ['a.zip', '/cell1/__snapshot/sub/x.zip', {}, 400, 'PR400-SN-0007'],

@@ -68,7 +68,7 @@ async function remove(request: Request, h: ResponseToolkit) {
   const dir = contents.boxDir(cell, box._id);
   const recursive = String(request.headers['x-personium-recursive'] ?? '').toLowerCase() === 'true';
   const children = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((entry) => entry.isDirectory());
-  if (!recursive && children.length > 0) throw personiumError('PR409-OD-0004', `Box('${box.Name}')`);
+  if (!recursive && children.length > 0) throw personiumError('PR409-OD-0001');
   odata.data.boxes = odata.data.boxes.filter((candidate) => candidate._id !== box._id);
   await odata.write();
   await rm(dir, { recursive: true, force: true });

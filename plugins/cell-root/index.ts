@@ -1,8 +1,11 @@
-// PROPFIND {CellURL}: the cell's own properties, `p:cellstatus` among them. Depth 1 adds the
-// main box and every box as collections.
+// {CellURL} itself. PROPFIND: the cell's own properties, `p:cellstatus` among them; Depth 1 adds
+// the main box and every box as collections. DELETE with `X-Personium-Recursive: true`: the cell
+// with all it holds, its snapshot area too (Personium's cell bulk deletion); open while the cell
+// is `import failed`, so a cell whose import failed can always be removed.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import { credentialsOf } from '../../core/auth.ts';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { mainBoxName, type Pmeta } from '../../core/cell-content.ts';
 import { encodeSegment, escapeXml, httpDate, isoDate, parseDepth, parsePropfind, personiumNamespace, readSmallBody } from '../../core/dav-xml.ts';
@@ -40,7 +43,16 @@ async function propfind(request: Request, h: ResponseToolkit) {
 }
 
 const payload = { output: 'stream', parse: false, maxBytes: 1024 * 1024 } as const;
-const allow = 'OPTIONS, PROPFIND';
+const allow = 'OPTIONS, PROPFIND, DELETE';
+
+async function deleteCell(request: Request, h: ResponseToolkit) {
+  if (credentialsOf(request)?.kind !== 'unit-master') throw personiumError('PR403-AU-0002');
+  if (String(request.headers['x-personium-recursive'] ?? '').toLowerCase() !== 'true') throw personiumError('PR412-MC-0001', 'X-Personium-Recursive');
+  const cell = cellOf(request);
+  await request.server.cellar.cells.remove(cell);
+  request.logger.info({ cell: cell.name, recursive: true }, 'cell deleted');
+  return h.response().code(204);
+}
 
 export const cellRootPlugin: Plugin<void> = {
   name: 'cellar-cell-root',
@@ -50,6 +62,7 @@ export const cellRootPlugin: Plugin<void> = {
     for (const routePath of ['/{cell}', '/{cell}/']) {
       server.route([
         { method: 'PROPFIND', path: routePath, options: { payload, ...cellRoute({ access: 'read' }) }, handler: propfind },
+        { method: 'DELETE', path: routePath, options: cellRoute({ access: 'cell-delete' }), handler: deleteCell },
         optionsRoute(routePath, allow),
         { method: '*', path: routePath, options: cellRoute({ access: 'read' }), handler: methodNotAllowed(allow) },
       ]);

@@ -74,7 +74,7 @@ async function remove(request: Request, h: ResponseToolkit) {
   const cell = store.findCell(target.key);
   if (!cell) throw personiumError('PR404-OD-0002');
   const recursive = String(request.headers['x-personium-recursive'] ?? '').toLowerCase() === 'true';
-  if (!recursive && !(await contents.isEmpty(cell))) throw personiumError('PR409-OD-0004', `Cell('${cell.name}')`);
+  if (!recursive && !(await contents.isEmpty(cell))) throw personiumError('PR409-OD-0001');
   await cells.remove(cell);
   logger.info({ cell: cell.name, recursive }, 'cell deleted');
   return h.response().code(204);

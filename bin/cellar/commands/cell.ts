@@ -1,5 +1,6 @@
 // `cellar cell create|list|delete`: the unit-level cell API (`/__ctl/Cell`).
 import type { Context } from '../context.ts';
+import { ServerError } from '../errors.ts';
 
 interface CellRecord {
   Name: string;
@@ -26,6 +27,11 @@ export async function listCells(context: Context): Promise<void> {
 
 export async function deleteCell(context: Context, name: string, options: { recursive?: boolean }): Promise<void> {
   const headers: Record<string, string> = options.recursive ? { 'x-personium-recursive': 'true' } : {};
-  await context.client.request('DELETE', context.client.url(cellEntity(name)), { headers, expect: [204] });
+  try {
+    await context.client.request('DELETE', context.client.url(cellEntity(name)), { headers, expect: [204] });
+  } catch (error) {
+    if (error instanceof ServerError && error.code === 'PR409-OD-0001') error.message += ' Delete it with --recursive to remove everything it holds.';
+    throw error;
+  }
   context.result({ Name: name, deleted: true }, `deleted cell ${name}`);
 }
