@@ -46,6 +46,9 @@ export async function createServer(config: Config, options: CreateServerOptions 
     routes: {
       validate: { failAction: (_request, _h, error) => { throw error; } },
       timeout: { server: false },
+      // Handlers that serve files answer Range themselves; hapi's own answers a bad one in its own
+      // error shape, after onPreResponse, where no Personium body can replace it.
+      response: { ranges: false },
     },
     router: { isCaseSensitive: true },
   });

@@ -208,6 +208,11 @@ async function moveFile(request: Request, h: ResponseToolkit) {
   return replaced ? h.response().code(204) : h.response().code(201).header('Location', fileUrl(request, target));
 }
 
+/** REPORT (RFC 3253 versioning reports) is a method Personium knows and does not implement here: 501. */
+function notImplemented(): never {
+  throw personiumError('PR501-MC-0001');
+}
+
 /** MKCOL: the area and its files exist (405); a collection anywhere else in it never may (403). */
 async function refuseCollection(request: Request): Promise<never> {
   const file = request.params.file as string | undefined;
@@ -236,6 +241,7 @@ export const snapshotAreaPlugin: Plugin<SnapshotAreaOptions> = {
     const file = '/{cell}/__snapshot/{file}';
     server.route([
       { method: 'GET', path: file, options: { ...read, timeout: { socket: false } }, handler: getFile },
+      { method: 'REPORT', path: file, options: refused, handler: notImplemented },
       { method: 'PUT', path: file, options: upload, handler: (request, h) => putFile(request, h, settings) },
       { method: 'DELETE', path: file, options: write, handler: deleteFile },
       optionsRoute(file, fileAllow, { DAV: '1' }),
@@ -255,6 +261,7 @@ export const snapshotAreaPlugin: Plugin<SnapshotAreaOptions> = {
     for (const area of ['/{cell}/__snapshot', '/{cell}/__snapshot/']) {
       server.route([
         optionsRoute(area, areaAllow, { DAV: '1' }),
+        { method: 'REPORT', path: area, options: refused, handler: notImplemented },
         { method: 'MKCOL', path: area, options: refused, handler: refuseCollection },
         { method: 'GET', path: area, options: read, handler: methodNotAllowed(areaAllow) },
         { method: '*', path: area, options: refused, handler: methodNotAllowed(areaAllow) },
