@@ -5,6 +5,7 @@ import type { Plugin, Request, RouteOptions } from '@hapi/hapi';
 import { credentialsOf, holdsPrivilege, param, type Privilege } from './auth.ts';
 import { activityOf } from './cell-status.ts';
 import { personiumError } from './errors.ts';
+import type { CellWrites } from './cell-writes.ts';
 import type { CellRecord, UnitStore } from './store.ts';
 
 /**
@@ -24,6 +25,11 @@ export interface CellRouteSettings {
   cellName?: (request: Request) => string | undefined;
   /** When the cell does not exist: `error` (404 Cell not found, the default) or `pass` (the handler decides). */
   missing?: 'error' | 'pass';
+  /**
+   * A write that leaves the cell's content alone (the snapshot area; POST `__export`/`__import`,
+   * whose job itself waits for the cell's writes): an export or import does not wait for it.
+   */
+  leavesContent?: boolean;
 }
 
 declare module '@hapi/hapi' {
@@ -80,9 +86,9 @@ export function cellRoute(settings: CellRouteSettings): Pick<RouteOptions, 'plug
   return { plugins: { cellar: settings } };
 }
 
-export const cellAccessPlugin: Plugin<{ store: UnitStore }> = {
+export const cellAccessPlugin: Plugin<{ store: UnitStore; writes: CellWrites }> = {
   name: 'cellar-cell-access',
-  register(server, { store }) {
+  register(server, { store, writes }) {
     const classifications = new WeakMap<object, Classified>();
 
     server.ext('onPostAuth', (request, h) => {
@@ -108,6 +114,12 @@ export const cellAccessPlugin: Plugin<{ store: UnitStore }> = {
       const refused = gateError(cell, classified, request.method);
       if (refused) throw refused;
       request.app.cell = cell;
+      if (classified.isWrite(request.method) && !settings.leavesContent) {
+        // Until its answer is sent or the client is gone (box WebDAV answers outside hapi's cycle).
+        const end = writes.begin(cell.id);
+        request.raw.res.once('finish', end);
+        request.raw.res.once('close', end);
+      }
       return h.continue;
     });
   },

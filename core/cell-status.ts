@@ -16,7 +16,8 @@ export type CellEvent =
   | { type: 'export-ended' }
   | { type: 'import-accepted' }
   | { type: 'import-succeeded' }
-  | { type: 'import-failed' };
+  | { type: 'import-failed' }
+  | { type: 'import-withdrawn' };
 
 const runningName: Record<Exclude<Activity, 'idle'>, string> = { exporting: 'cell export', importing: 'cell import' };
 
@@ -39,6 +40,9 @@ export function transition(state: CellState, event: CellEvent): CellState {
     case 'import-failed':
       if (state.activity !== 'importing') throw new Error(`import-failed while ${state.activity}`);
       return { status: 'import failed', activity: 'idle' };
+    case 'import-withdrawn':
+      if (state.activity !== 'importing') throw new Error(`import-withdrawn while ${state.activity}`);
+      return { status: state.status, activity: 'idle' };
   }
 }
 
@@ -106,6 +110,16 @@ export class CellStatusService {
       record.status = next.status;
       record.contentId = newContentId;
       delete record.importFailure;
+      delete record.job;
+    });
+    this.#progress.delete(cellId);
+  }
+
+  /** An accepted import refused before its 202 (writes did not drain): the cell is as it was. */
+  async withdrawImport(cellId: string): Promise<void> {
+    const cell = this.#require(cellId);
+    transition(stateOf(cell), { type: 'import-withdrawn' });
+    await this.store.writeCellState(cellId, (record) => {
       delete record.job;
     });
     this.#progress.delete(cellId);

@@ -30,6 +30,8 @@ export interface Config {
     maxCompressionRatio: number;
   };
   shutdownTimeoutMs: number;
+  /** How long an export or import waits for the writes already under way in the cell before it gives up (409). */
+  jobWriteDrainMs: number;
 }
 
 export const defaults: Config = {
@@ -45,6 +47,7 @@ export const defaults: Config = {
   jobs: { concurrency: 2 },
   import: { maxEntries: 1_000_000, maxTotalBytes: 64 * 1024 ** 3, maxCompressionRatio: 1000 },
   shutdownTimeoutMs: 10_000,
+  jobWriteDrainMs: 5_000,
 };
 
 const positiveInt = Joi.number().integer().min(1);
@@ -62,6 +65,7 @@ const schema = Joi.object<Config>({
   jobs: Joi.object({ concurrency: positiveInt.max(64) }),
   import: Joi.object({ maxEntries: positiveInt, maxTotalBytes: positiveInt, maxCompressionRatio: positiveInt }),
   shutdownTimeoutMs: positiveInt,
+  jobWriteDrainMs: positiveInt,
 });
 
 /** Environment variable → config key path. */
@@ -81,6 +85,7 @@ const environment: Record<string, string> = {
   CELLAR_IMPORT_MAX_TOTAL_BYTES: 'import.maxTotalBytes',
   CELLAR_IMPORT_MAX_COMPRESSION_RATIO: 'import.maxCompressionRatio',
   CELLAR_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
+  CELLAR_JOB_WRITE_DRAIN_MS: 'jobWriteDrainMs',
 };
 
 export class ConfigError extends Error {}

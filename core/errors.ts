@@ -46,6 +46,7 @@ export const catalogue = {
   'PR409-CM-0001': [409, "Cell status is [import failed]. Only Unit Level's APIs, CellImport and GetToken are executable."],
   'PR409-CM-0002': [409, 'Because [{0}] is being executed, writing to cell can not be done.'],
   'PR409-DV-0002': [409, 'File [{0}] already exists.'],
+  'PR409-MC-0001': [409, 'Cell to be processed is being accessed by other requests.'],
   'PR409-OD-0001': [409, 'This entity has related data.'],
   'PR409-OD-0003': [409, 'The entity already exists.'],
   'PR412-DV-0001': [412, 'ETag does not match.'],

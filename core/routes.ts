@@ -80,7 +80,7 @@ export function jobStartRoutes(
     return h.response().code(202).header('Location', `${request.server.cellar.urls.cell(cell.name)}${job}`);
   };
   return [
-    { method: 'POST', path, options: { payload: rawJsonPayload, ...cellRoute({ access: access.start, privilege: 'root' }) }, handler },
+    { method: 'POST', path, options: { payload: rawJsonPayload, ...cellRoute({ access: access.start, privilege: 'root', leavesContent: true }) }, handler },
     optionsRoute(path, allow),
     { method: '*', path, options: cellRoute({ access: access.other, privilege: 'root' }), handler: methodNotAllowed(allow) },
   ];

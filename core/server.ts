@@ -60,11 +60,11 @@ export async function createServer(config: Config, options: CreateServerOptions 
   await server.register({ plugin: hapiPino, options: { instance: logger, logRequestComplete: false, logEvents: ['onPostStart', 'onPostStop'] } });
   await server.register(conventionsPlugin);
   await server.register({ plugin: servicesPlugin, options: { config, logger } });
-  const { masterToken, store, urls } = server.cellar;
+  const { masterToken, store, urls, writes } = server.cellar;
   await server.register({ plugin: cellHostPlugin, options: { config, urls, store } });
   registerBearerScheme(server, masterTokenResolver(masterToken.token), (request) =>
     param(request, 'cell') ? urls.cell(param(request, 'cell')) : urls.unit());
-  await server.register({ plugin: cellAccessPlugin, options: { store } });
+  await server.register({ plugin: cellAccessPlugin, options: { store, writes } });
   // A browser's preflight to a URL no feature serves (the unit root, say) is answered too.
   server.route(optionsRoute('/{any*}', 'OPTIONS'));
 
@@ -72,7 +72,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   await server.register({ plugin: boxDavPlugin, options: { maxUploadBytes: config.maxUploadBytes } });
   await server.register({ plugin: snapshotAreaPlugin, options: config.snapshot });
   await server.register(snapshotPropfindPlugin);
-  await server.register({ plugin: exportPlugin, options: { beforeEntry: options.hooks?.exportBeforeEntry } });
-  await server.register({ plugin: importPlugin, options: { limits: config.import, beforeEntry: options.hooks?.importBeforeEntry } });
+  await server.register({ plugin: exportPlugin, options: { writeDrainMs: config.jobWriteDrainMs, beforeEntry: options.hooks?.exportBeforeEntry } });
+  await server.register({ plugin: importPlugin, options: { limits: config.import, writeDrainMs: config.jobWriteDrainMs, beforeEntry: options.hooks?.importBeforeEntry } });
   return server;
 }

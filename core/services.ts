@@ -8,6 +8,7 @@ import { loadMasterToken, type MasterToken } from './auth.ts';
 import { CellContents } from './cell-content.ts';
 import { CellStatusService } from './cell-status.ts';
 import { Cells } from './cells.ts';
+import { CellWrites } from './cell-writes.ts';
 import type { Config } from './config.ts';
 import { JobRunner } from './jobs.ts';
 import { recoverAtStart } from './recovery.ts';
@@ -28,6 +29,8 @@ export interface Services {
   /** A cell's life: create, remove, an import going live. */
   cells: Cells;
   jobs: JobRunner;
+  /** The writes under way in each cell, which a job waits for before it starts. */
+  writes: CellWrites;
   /** Each cell's snapshot area (`{CellURL}__snapshot`). */
   snapshots: SnapshotStore;
   masterToken: MasterToken;
@@ -60,7 +63,8 @@ export const servicesPlugin: Plugin<ServicesOptions> = {
     const cells = new Cells(store, contents, snapshots, status);
     const jobs = new JobRunner(config.jobs.concurrency, logger);
     const urls = unitUrls(config, () => Number(server.info.port));
-    const services: Services = { config, logger, store, contents, status, cells, jobs, snapshots, masterToken, urls };
+    const writes = new CellWrites();
+    const services: Services = { config, logger, store, contents, status, cells, jobs, writes, snapshots, masterToken, urls };
     server.decorate('server', 'cellar', services);
 
     server.ext('onPreStart', () => recoverAtStart(services));

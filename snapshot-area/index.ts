@@ -230,7 +230,7 @@ export const snapshotAreaPlugin: Plugin<SnapshotAreaOptions> = {
   register(server, options) {
     const settings = Joi.attempt(options, optionsSchema, `Invalid "${snapshotAreaPluginName}" options`);
     const read = cellRoute({ access: 'read', privilege: 'root' });
-    const write = cellRoute({ access: 'write', privilege: 'root' });
+    const write = cellRoute({ access: 'write', privilege: 'root', leavesContent: true });
     const upload: RouteOptions = {
       ...write,
       payload: { output: 'stream', parse: false, maxBytes: settings.maxFileBytes, timeout: false },

@@ -7,7 +7,7 @@ const states: CellState[] = [];
 for (const status of ['normal', 'import failed'] as const) {
   for (const activity of ['idle', 'exporting', 'importing'] as const) states.push({ status, activity });
 }
-const events: CellEvent['type'][] = ['export-accepted', 'export-ended', 'import-accepted', 'import-succeeded', 'import-failed'];
+const events: CellEvent['type'][] = ['export-accepted', 'export-ended', 'import-accepted', 'import-succeeded', 'import-failed', 'import-withdrawn'];
 
 /** The transition table: the state reached, or the error code a client sees, or 'internal'. */
 function expected(state: CellState, event: CellEvent['type']): CellState | string {
@@ -26,6 +26,8 @@ function expected(state: CellState, event: CellEvent['type']): CellState | strin
       return state.activity === 'importing' ? { status: 'normal', activity: 'idle' } : 'internal';
     case 'import-failed':
       return state.activity === 'importing' ? { status: 'import failed', activity: 'idle' } : 'internal';
+    case 'import-withdrawn':
+      return state.activity === 'importing' ? { status: state.status, activity: 'idle' } : 'internal';
   }
 }
 

@@ -16,10 +16,12 @@ import { temporariesOf } from './zip-writer.ts';
 export interface ExportSettings {
   /** zlib level of deflated entries. */
   level: number;
+  /** How long the start waits for writes already under way in the cell. */
+  writeDrainMs: number;
   beforeEntry?: BeforeEntryHook | undefined;
 }
 
-type ExportServices = Pick<Services, 'store' | 'status' | 'jobs' | 'snapshots' | 'contents' | 'logger' | 'urls'>;
+type ExportServices = Pick<Services, 'store' | 'status' | 'jobs' | 'writes' | 'snapshots' | 'contents' | 'logger' | 'urls'>;
 
 /** `{CellName}_yyyyMMdd_HHmmss` in UTC. */
 export function defaultExportName(cellName: string, now: Date): string {
@@ -32,7 +34,8 @@ export class CellExporter {
 
   /**
    * Accepts an export: refuses a taken name, then records the job through the state machine (the
-   * record is on disk when this resolves) and queues it.
+   * record is on disk when this resolves, and new writes are refused from then on), waits for the
+   * writes already under way, and queues it. Writes that do not end in time: 409 PR409-MC-0001.
    */
   async start(cell: CellRecord, name: string): Promise<void> {
     const { status, jobs, snapshots } = this.unit;
@@ -45,6 +48,10 @@ export class CellExporter {
       const running = this.unit.store.getCellById(cell.id)?.job;
       if (running?.kind === 'export' && running.name === name) throw personiumError('PR409-DV-0002', `${name}.zip`);
       throw error;
+    }
+    if (!(await this.unit.writes.drained(cell.id, this.settings.writeDrainMs))) {
+      await status.endExport(cell.id);
+      throw personiumError('PR409-MC-0001');
     }
     jobs.submit({ cellId: cell.id, kind: 'export', name, run: (signal) => this.run(cell.id, name, signal) });
   }

@@ -12,11 +12,14 @@ import { CellExporter, defaultExportName } from './export-service.ts';
 export interface ExportOptions {
   /** zlib level of deflated entries; incompressible files are stored whatever the level. */
   level?: number;
+  /** How long a start waits for the writes under way in the cell (ms). */
+  writeDrainMs: number;
   beforeEntry?: BeforeEntryHook | undefined;
 }
 
 const optionsSchema = Joi.object<Required<ExportOptions>>({
   level: Joi.number().integer().min(0).max(9).default(1),
+  writeDrainMs: Joi.number().integer().min(1).required(),
   beforeEntry: Joi.func(),
 });
 

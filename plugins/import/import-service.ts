@@ -53,10 +53,12 @@ class ImportProgress {
 export interface ImportSettings {
   /** What a snapshot may hold: entries, expanded bytes, compression ratio of one entry. */
   limits: Config['import'];
+  /** How long a start waits for the writes under way in the cell (ms). */
+  writeDrainMs: number;
   beforeEntry?: BeforeEntryHook | undefined;
 }
 
-type ImportServices = Pick<Services, 'store' | 'status' | 'jobs' | 'snapshots' | 'contents' | 'cells' | 'logger'>;
+type ImportServices = Pick<Services, 'store' | 'status' | 'jobs' | 'writes' | 'snapshots' | 'contents' | 'cells' | 'logger'>;
 
 export class CellImporter {
   readonly #beforeEntry: BeforeEntryHook | undefined;
@@ -72,6 +74,11 @@ export class CellImporter {
     if (!(await area.exists(file))) throw personiumError('PR404-DV-0001', file);
     await inspectSnapshot(area.filePath(file), this.settings.limits);
     await this.unit.status.accept(cell.id, 'import', name, new Date());
+    // The content is about to be replaced: a write already under way would land in the old one.
+    if (!(await this.unit.writes.drained(cell.id, this.settings.writeDrainMs))) {
+      await this.unit.status.withdrawImport(cell.id);
+      throw personiumError('PR409-MC-0001');
+    }
     this.unit.jobs.submit({ cellId: cell.id, kind: 'import', name, run: (signal) => this.run(cell.id, name, signal) });
   }
 

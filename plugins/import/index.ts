@@ -13,6 +13,7 @@ export type ImportOptions = ImportSettings;
 const positiveInt = Joi.number().integer().min(1).required();
 const optionsSchema = Joi.object<ImportOptions>({
   limits: Joi.object({ maxEntries: positiveInt, maxTotalBytes: positiveInt, maxCompressionRatio: positiveInt }).required(),
+  writeDrainMs: positiveInt,
   beforeEntry: Joi.func(),
 });
 
