@@ -1,6 +1,7 @@
 // Starts the unit: configuration, then the composed server, then signals for a graceful stop.
 import { ConfigError, loadConfig } from '../core/config.ts';
 import { CorruptFileError } from '../core/json-file.ts';
+import { DataDirLockedError } from '../core/data-dir-lock.ts';
 import { createServer } from '../core/server.ts';
 
 async function main(): Promise<void> {
@@ -21,6 +22,10 @@ async function main(): Promise<void> {
     if (error instanceof CorruptFileError) {
       process.stderr.write(`cellar: refusing to start: ${error.message}. Restore it or move it away to start an empty unit.\n`);
       process.exit(3);
+    }
+    if (error instanceof DataDirLockedError) {
+      process.stderr.write(`cellar: refusing to start: ${error.message}.\n`);
+      process.exit(4);
     }
     throw error;
   }

@@ -11,6 +11,8 @@ import { unitUrlFor, type Config } from './config.ts';
 import { conventionsPlugin } from './conventions.ts';
 import { UnitStore } from './store.ts';
 import { JobRunner } from './jobs.ts';
+import { DataDirLock } from './data-dir-lock.ts';
+import { repairUnit } from './unit-repair.ts';
 import { SnapshotAreas } from '../snapshot-area/storage.ts';
 import { healthPlugin } from '../plugins/health/index.ts';
 import { cellsPlugin } from '../plugins/cells/index.ts';
@@ -75,8 +77,14 @@ export async function createServer(config: Config, options: CreateServerOptions 
   server.listener.headersTimeout = 60_000;
   server.listener.keepAliveTimeout = 65_000;
 
+  // One server per data directory, from before the registry is read until the server stopped.
+  const dataDirLock = await DataDirLock.acquire(config.dataDir);
+  server.ext('onPostStop', () => dataDirLock.release());
   const store = new UnitStore(config.dataDir);
-  await store.initialize();
+  await store.initialize().catch(async (error: unknown) => {
+    await dataDirLock.release();
+    throw error;
+  });
   const masterToken = await loadMasterToken(config.masterToken, config.dataDir);
   const contents = new CellContents(config.dataDir);
   const status = new CellStatusService(store);
@@ -101,10 +109,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
       logger.warn({ cell: cell.name, kind, name }, 'job interrupted by a restart was ended');
       await jobs.interruptedHandler(kind)?.(cell, name);
     }
-    for (const cell of store.listCells()) {
-      const stale = await contents.removeStaleContent(cell);
-      if (stale.length) logger.info({ cell: cell.name, removed: stale }, 'removed content left by an interrupted import');
-    }
+    await repairUnit(store, contents, logger);
   });
   server.ext('onPreStop', async () => {
     await jobs.stop(config.shutdownTimeoutMs);

@@ -5,7 +5,8 @@ import { cellRoute } from '../../core/cell-access.ts';
 import { personiumError } from '../../core/errors.ts';
 import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
 import { entityNamePattern, entityNameRule, odataDate, parseEntitySegment } from '../../core/odata.ts';
-import type { CellRecord } from '../../core/store.ts';
+import { createCell, deleteCell } from '../../core/cell-lifecycle.ts';
+import { CellNameTakenError, type CellRecord } from '../../core/store.ts';
 import { cellarVersion } from '../../core/version.ts';
 
 function requireMaster(request: Request): void {
@@ -45,14 +46,9 @@ async function create(request: Request, h: ResponseToolkit) {
     throw personiumError('PR400-CM-0002', 'Name', entityNameRule);
   }
   const { store, contents } = request.server.app.unit;
-  if (store.findCell(body.Name)) throw personiumError('PR409-OD-0003');
-  const cell = await store.addCell(body.Name);
-  try {
-    await contents.createCell(cell);
-  } catch (error) {
-    await store.removeCell(cell.id);
-    throw error;
-  }
+  const cell = await createCell(store, contents, body.Name).catch((error: unknown) => {
+    throw error instanceof CellNameTakenError ? personiumError('PR409-OD-0003') : error;
+  });
   request.logger.info({ cell: cell.name }, 'cell created');
   const entity = cellEntity(request, cell);
   return h.response({ d: { results: entity } }).code(201).header('Location', entity.__metadata.uri).etag(`1-${cell.updatedAt}`, { weak: true, vary: false });
@@ -79,8 +75,7 @@ async function remove(request: Request, h: ResponseToolkit) {
   if (!cell) throw personiumError('PR404-OD-0002');
   const recursive = String(request.headers['x-personium-recursive'] ?? '').toLowerCase() === 'true';
   if (!recursive && !(await contents.isEmpty(cell))) throw personiumError('PR409-OD-0004', `Cell('${cell.name}')`);
-  await store.removeCell(cell.id);
-  await contents.removeCell(cell.id);
+  await deleteCell(store, contents, cell);
   snapshots.forget(cell.id);
   logger.info({ cell: cell.name, recursive }, 'cell deleted');
   return h.response().code(204);

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
-import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
+import { clearImportStaging, mainBoxName, markImportStaging, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
 import { confine } from '../../core/confine.ts';
 import { CellarError, bodyOfAnyError, errorBody } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine, type SnapshotChecksums } from '../../core/export-format.ts';
@@ -78,11 +78,13 @@ export class CellImporter {
       const file = this.unit.snapshots.of(cellId).filePath(`${name}.zip`);
       // Inspected again: the file may have been replaced between the 202 and this start.
       const snapshot = await inspectSnapshot(file, this.unit.config.import);
+      await markImportStaging(staging);
       await this.#extract(file, snapshot, staging, cellId, signal);
       signal.throwIfAborted();
       const oldDir = contents.contentDir(cell);
       status.reportProgress(cellId, 100);
       await status.importSucceeded(cellId, contentId);
+      await clearImportStaging(staging);
       contents.forget(oldDir);
       await rm(oldDir, { recursive: true, force: true });
       logger.info({ cellId, name }, 'cell import done');
