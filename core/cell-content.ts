@@ -95,11 +95,6 @@ export class CellContents {
     await writeFileDurably(path.join(dir, 'odata.json'), JSON.stringify({ boxes: [], preserved: {} } satisfies ODataDocument));
   }
 
-  async createCell(cell: CellRecord): Promise<void> {
-    await this.createEmptyContent(this.contentDir(cell));
-    await mkdir(this.snapshotDir(cell.id), { recursive: true });
-  }
-
   /** The OData document of the cell's live content, read once and kept. */
   async odata(cell: Pick<CellRecord, 'id' | 'contentId'>): Promise<Low<ODataDocument>> {
     const dir = this.contentDir(cell);
@@ -144,6 +139,8 @@ export const markers = {
 
 /** Folders renamed this way are being removed: the start-up repair finishes the job. */
 export const discardedPrefix = '.deleted-';
+/** A cell folder being built before it is renamed into place; one left by a crash is garbage. */
+export const buildingPrefix = '.creating-';
 
 export async function placeMarker(dir: string, marker: string): Promise<void> {
   await writeFileDurably(path.join(dir, marker), '');

@@ -5,7 +5,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { clearImportStaging, clearMarker, discard, discardedPrefix, hasMarker, markers, type CellContents } from './cell-content.ts';
+import { buildingPrefix, clearImportStaging, clearMarker, discard, discardedPrefix, hasMarker, markers, type CellContents } from './cell-content.ts';
 import { confine } from './confine.ts';
 import type { CellRecord, UnitStore } from './store.ts';
 
@@ -40,7 +40,7 @@ export async function repairUnit(store: UnitStore, contents: CellContents, logge
     const root = path.join(contents.dataDir, area);
     for (const name of await folderNames(root)) {
       const dir = confine(root, name);
-      if (name.startsWith(discardedPrefix)) {
+      if (name.startsWith(discardedPrefix) || name.startsWith(buildingPrefix)) {
         await rm(dir, { recursive: true, force: true });
         report.removed.push(relative(dir));
       } else if (listed.has(name) || name.startsWith('.')) {
