@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../core/config.ts';
 import { CorruptFileError } from '../core/json-file.ts';
 import { DataDirLockedError } from '../core/data-dir-lock.ts';
 import { createServer } from '../core/server.ts';
+import { FatalErrorHandling } from '../core/fatal-errors.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const { logger, masterToken } = server.app.unit;
+  fatalErrors.attach(server, logger, config.shutdownTimeoutMs);
   await server.start();
   logger.info({ url: server.app.unit.unitUrl(), dataDir: config.dataDir }, `Cellar unit listening on ${server.app.unit.unitUrl()}`);
   if (masterToken.file) {
@@ -56,9 +58,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-process.on('unhandledRejection', (error) => {
-  process.stderr.write(`cellar: unhandled rejection: ${String((error as Error)?.stack ?? error)}\n`);
-  process.exitCode = 1;
-});
+const fatalErrors = new FatalErrorHandling();
 
 await main();
