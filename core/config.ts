@@ -28,6 +28,11 @@ export interface Config {
     maxCompressionRatio: number;
   };
   shutdownTimeoutMs: number;
+  /** Below the smaller of these free, new writes get 503 PR503-SV-0005 (0 in either: no floor). */
+  freeSpaceFloor: {
+    percent: number;
+    bytes: number;
+  };
 }
 
 export const defaults: Config = {
@@ -42,6 +47,7 @@ export const defaults: Config = {
   jobs: { concurrency: 2 },
   import: { maxEntries: 1_000_000, maxTotalBytes: 64 * 1024 ** 3, maxCompressionRatio: 1000 },
   shutdownTimeoutMs: 10_000,
+  freeSpaceFloor: { percent: 1, bytes: 256 * 1024 ** 2 },
 };
 
 const positiveInt = Joi.number().integer().min(1);
@@ -58,6 +64,7 @@ const schema = Joi.object<Config>({
   jobs: Joi.object({ concurrency: positiveInt.max(64) }),
   import: Joi.object({ maxEntries: positiveInt, maxTotalBytes: positiveInt, maxCompressionRatio: positiveInt }),
   shutdownTimeoutMs: positiveInt,
+  freeSpaceFloor: Joi.object({ percent: Joi.number().min(0).max(50), bytes: Joi.number().integer().min(0) }),
 });
 
 /** Environment variable → config key path. */
@@ -76,6 +83,8 @@ const environment: Record<string, string> = {
   CELLAR_IMPORT_MAX_TOTAL_BYTES: 'import.maxTotalBytes',
   CELLAR_IMPORT_MAX_COMPRESSION_RATIO: 'import.maxCompressionRatio',
   CELLAR_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
+  CELLAR_FREE_SPACE_FLOOR_PERCENT: 'freeSpaceFloor.percent',
+  CELLAR_FREE_SPACE_FLOOR_BYTES: 'freeSpaceFloor.bytes',
 };
 
 export class ConfigError extends Error {}

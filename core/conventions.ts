@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
 import Boom from '@hapi/boom';
-import { bodyForError, personiumError } from './errors.ts';
+import { bodyForError, outOfSpaceHttpError, personiumError } from './errors.ts';
 import { cellarVersion } from './version.ts';
 
 const requestKeyPattern = /^[A-Za-z0-9_-]{1,128}$/;
@@ -85,7 +85,10 @@ export const conventionsPlugin: Plugin<void> = {
     });
 
     server.ext('onPreResponse', (request: Request, h: ResponseToolkit) => {
-      const response = request.response;
+      const raw = request.response;
+      const storage = Boom.isBoom(raw) ? outOfSpaceHttpError(raw) : undefined;
+      if (storage) request.logger.warn({ requestKey: request.app.requestKey, code: (raw as NodeJS.ErrnoException).code }, 'no space left on the data directory');
+      const response = storage ?? raw;
       if (Boom.isBoom(response)) {
         if (response.output.statusCode >= 500 && !response.data) {
           request.logger.error({ err: response, requestKey: request.app.requestKey }, 'request failed');

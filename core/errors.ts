@@ -52,6 +52,7 @@ export const catalogue = {
   'PR500-SV-0000': [500, 'Unknown error.'],
   'PR500-SV-9999': [500, 'Unknown Exception [{0}]'],
   'PR503-SV-0002': [503, 'The server is shutting down.'],
+  'PR503-SV-0005': [503, 'Operation is prohibited as one or more disks are almost full.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof catalogue;
@@ -108,8 +109,28 @@ export function asHttpError(error: CellarError): Boom.Boom<PersoniumErrorBody> {
   return new Boom.Boom<PersoniumErrorBody>(error.body.message.value, { statusCode: status, data: error.body });
 }
 
+/**
+ * The one mapping from a file system's errno to a client's error: a full disk or an exhausted
+ * quota is 507 Insufficient storage wherever it happens (a PUT, a cell's creation, an import),
+ * also when wrapped as another error's `cause`.
+ */
+export function isOutOfSpace(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
+}
+
+/** A thrown error as the 507 to answer when the disk is full; undefined otherwise. */
+export function outOfSpaceHttpError(error: unknown): Boom.Boom<PersoniumErrorBody> | undefined {
+  if (Boom.isBoom(error) && error.output.statusCode < 500) return undefined;
+  return isOutOfSpace(error) ? personiumError('PR507-DV-0001') : undefined;
+}
+
 export function bodyOfAnyError(error: unknown): PersoniumErrorBody {
   if (error instanceof CellarError) return error.body;
+  if (isOutOfSpace(error)) return errorBody('PR507-DV-0001');
   if (Boom.isBoom(error)) return bodyForError(error);
   return errorBody('PR500-SV-0000');
 }

@@ -12,6 +12,7 @@ import { conventionsPlugin } from './conventions.ts';
 import { UnitStore } from './store.ts';
 import { JobRunner } from './jobs.ts';
 import { DataDirLock } from './data-dir-lock.ts';
+import { DiskSpace } from './disk-space.ts';
 import { repairUnit } from './unit-repair.ts';
 import { SnapshotAreas } from '../snapshot-area/storage.ts';
 import { healthPlugin } from '../plugins/health/index.ts';
@@ -101,7 +102,8 @@ export async function createServer(config: Config, options: CreateServerOptions 
   await server.register(conventionsPlugin);
   registerBearerScheme(server, masterTokenResolver(masterToken.token), (request) =>
     param(request, 'cell') ? unit.cellUrl(param(request, 'cell')) : unit.unitUrl());
-  await server.register({ plugin: cellAccessPlugin, options: { store } });
+  const diskSpace = new DiskSpace(config.dataDir, config.freeSpaceFloor);
+  await server.register({ plugin: cellAccessPlugin, options: { store, diskSpace } });
 
   server.ext('onPreStart', async () => {
     const interrupted = await status.recoverInterruptedJobs();

@@ -1,7 +1,7 @@
 // Unit-level Cell API: POST/GET /__ctl/Cell, GET/DELETE /__ctl/Cell('name'). Master token only.
 import { credentialsOf, param } from '../../core/auth.ts';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
-import { cellRoute } from '../../core/cell-access.ts';
+import { cellRoute, unitWriteRoute } from '../../core/cell-access.ts';
 import { personiumError } from '../../core/errors.ts';
 import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
 import { entityNamePattern, entityNameRule, odataDate, parseEntitySegment } from '../../core/odata.ts';
@@ -86,7 +86,7 @@ export const cellsPlugin: Plugin<void> = {
   version: cellarVersion,
   register(server) {
     server.route([
-      { method: 'POST', path: '/__ctl/{segment}', options: { payload: rawJsonPayload }, handler: create },
+      { method: 'POST', path: '/__ctl/{segment}', options: { payload: rawJsonPayload, ...unitWriteRoute() }, handler: create },
       { method: 'GET', path: '/__ctl/{segment}', handler: read },
       {
         method: 'DELETE',
