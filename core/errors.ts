@@ -48,6 +48,7 @@ export const catalogue = {
   'PR413-DV-0001': [413, 'Request body is larger than the limit [{0}] bytes.'],
   'PR415-MC-0001': [415, 'Unsupported media type.'],
   'PR416-DV-0001': [416, 'Requested range not satisfiable.'],
+  'PR431-CM-0001': [431, 'Too many request headers; at most [{0}] are accepted.'],
   'PR500-CM-0002': [500, 'Files I/O error caused [{0}] to fail.'],
   'PR500-SV-0000': [500, 'Unknown error.'],
   'PR500-SV-9999': [500, 'Unknown Exception [{0}]'],

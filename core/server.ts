@@ -13,6 +13,7 @@ import { UnitStore } from './store.ts';
 import { JobRunner } from './jobs.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { DiskSpace } from './disk-space.ts';
+import { createListener, requestLimitsPlugin } from './listener-limits.ts';
 import { repairUnit } from './unit-repair.ts';
 import { SnapshotAreas } from '../snapshot-area/storage.ts';
 import { healthPlugin } from '../plugins/health/index.ts';
@@ -72,11 +73,8 @@ export async function createServer(config: Config, options: CreateServerOptions 
       timeout: { server: false },
     },
     router: { isCaseSensitive: true },
+    listener: createListener(config.http, config.jobs.concurrency),
   });
-  // Big uploads and downloads take as long as they take; hapi's per-route limits still apply.
-  server.listener.requestTimeout = 0;
-  server.listener.headersTimeout = 60_000;
-  server.listener.keepAliveTimeout = 65_000;
 
   // One server per data directory, from before the registry is read until the server stopped.
   const dataDirLock = await DataDirLock.acquire(config.dataDir);
@@ -100,6 +98,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
 
   await server.register({ plugin: hapiPino, options: { instance: logger, logRequestComplete: false, logEvents: ['onPostStart', 'onPostStop'] } });
   await server.register(conventionsPlugin);
+  await server.register({ plugin: requestLimitsPlugin, options: config.http });
   registerBearerScheme(server, masterTokenResolver(masterToken.token), (request) =>
     param(request, 'cell') ? unit.cellUrl(param(request, 'cell')) : unit.unitUrl());
   const diskSpace = new DiskSpace(config.dataDir, config.freeSpaceFloor);
