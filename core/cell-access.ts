@@ -15,9 +15,11 @@ import type { CellRecord, UnitStore } from './store.ts';
  * - `import-read`/`import-write`: `__import`, which stays open while the cell is `import failed`.
  * - `token`: `__token`, also open while `import failed`.
  * - `cell-delete`: deleting the cell itself: open while `import failed`, refused while a job runs.
+ * - `snapshot-read`/`snapshot-write`: the snapshot area, which stays open while `import failed` so
+ *   that a good zip can be uploaded into the cell whose import failed (writes still wait for jobs).
  * - `unit-write`: a unit-level write that adds data (creating a cell): no cell, only the free-space floor.
  */
-export type CellAccess = 'read' | 'write' | 'by-method' | 'import-read' | 'import-write' | 'token' | 'cell-delete' | 'unit-write';
+export type CellAccess = 'read' | 'write' | 'by-method' | 'import-read' | 'import-write' | 'token' | 'cell-delete' | 'snapshot-read' | 'snapshot-write' | 'unit-write';
 
 export interface CellRouteSettings {
   access: CellAccess;
@@ -53,6 +55,7 @@ function classify(settings: CellRouteSettings): Classified {
     switch (settings.access) {
       case 'read':
       case 'import-read':
+      case 'snapshot-read':
       case 'token':
         return false;
       case 'by-method':
@@ -64,7 +67,7 @@ function classify(settings: CellRouteSettings): Classified {
   return {
     settings,
     isWrite,
-    passesImportFailed: ['import-read', 'import-write', 'token', 'cell-delete'].includes(settings.access),
+    passesImportFailed: ['import-read', 'import-write', 'snapshot-read', 'snapshot-write', 'token', 'cell-delete'].includes(settings.access),
     privilegeFor: (method) => settings.privilege ?? (byMethod ? (isWrite(method) ? 'write' : 'read') : 'root'),
   };
 }

@@ -83,7 +83,7 @@ export const snapshotPropfindPlugin: Plugin<void> = {
   version: cellarVersion,
   dependencies: ['snapshot-area'],
   register(server) {
-    const options = { payload, ...cellRoute({ access: 'read', privilege: 'root' }) };
+    const options = { payload, ...cellRoute({ access: 'snapshot-read', privilege: 'root' }) };
     server.route([
       { method: 'PROPFIND', path: '/{cell}/__snapshot', options, handler: propfindArea },
       { method: 'PROPFIND', path: '/{cell}/__snapshot/', options, handler: propfindArea },
