@@ -12,6 +12,8 @@ const requestKeyPattern = /^[A-Za-z0-9_-]{1,128}$/;
 declare module '@hapi/hapi' {
   interface RequestApplicationState {
     requestKey?: string;
+    /** A POST turned into a HEAD: the client still reads a POST's answer, so Content-Length must be 0. */
+    headOverPost?: boolean;
   }
 }
 
@@ -74,6 +76,7 @@ export const conventionsPlugin: Plugin<void> = {
       const override = request.headers['x-http-method-override'];
       if (request.method === 'post' && typeof override === 'string' && override.trim()) {
         request.setMethod(override.trim() as Parameters<Request['setMethod']>[0]);
+        request.app.headOverPost = override.trim().toLowerCase() === 'head';
       }
       const given = request.headers['x-personium-requestkey'];
       request.app.requestKey = typeof given === 'string' && requestKeyPattern.test(given) ? given : generateRequestKey();
@@ -99,10 +102,13 @@ export const conventionsPlugin: Plugin<void> = {
           if (name.toLowerCase() !== 'content-type' && value !== undefined) reply.header(name, String(value));
         }
         for (const [name, value] of Object.entries(commonHeaders())) reply.header(name, value);
+        if (request.app.headOverPost) reply.header('Content-Length', '0');
         return reply;
       }
       if (response && 'header' in response) {
         for (const [name, value] of Object.entries(commonHeaders())) response.header(name, value);
+        // An explicit code, or hapi would turn the empty 200 into a 204.
+        if (request.app.headOverPost && 'code' in response) response.code(response.statusCode).header('Content-Length', '0');
       }
       return h.continue;
     });

@@ -92,7 +92,7 @@ test('while the cell is import failed, every method is answered as in a normal c
   await status.importFailed(cellId, errorBody('PR500-SV-0000'));
   const expected: Record<string, number> = { GET: 200, HEAD: 200, PUT: 201, DELETE: 204, OPTIONS: 200, PROPFIND: 207 };
   for (const request of [...reads, ...writes]) {
-    t.is((await unit.as({ ...request })).statusCode, expected[request.method], label(request));
+    t.is((await unit.as({ ...request })).statusCode, expected[request.method]!, label(request));
   }
   t.deepEqual((await readdir(dir)).filter((name) => !name.startsWith('.')), ['b.zip']);
 });
