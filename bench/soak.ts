@@ -2,7 +2,8 @@
 // process, as `npm start` runs it) while a cell is exported and imported back again and again.
 // Prints requests, errors, latency, /__health latency and the server's peak RSS, then restarts
 // the server and checks byte for byte every file whose last PUT was acknowledged.
-// CELLAR_SOAK_SECONDS and CELLAR_SOAK_CLIENTS change the duration and the number of clients.
+// CELLAR_SOAK_SECONDS and CELLAR_SOAK_CLIENTS change the duration and the number of clients;
+// CELLAR_SOAK_JOBS=0 leaves the export and import out (to tell what the clients cost alone).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { call, cellRecord, freePort, peakRssMb, percentile, startServer, stopSer
 
 const seconds = Number(process.env.CELLAR_SOAK_SECONDS ?? 60);
 const clients = Number(process.env.CELLAR_SOAK_CLIENTS ?? 50);
+const withJobs = process.env.CELLAR_SOAK_JOBS !== '0';
 const workCells = 10;
 const goals = { errors: 0, healthP99Ms: 100, peakRssMb: 200, lost: 0 };
 
@@ -152,7 +154,7 @@ export async function soakBench(log: (line: string) => void = console.log): Prom
     const until = performance.now() + seconds * 1000;
     const [, done] = await Promise.all([
       Promise.all(Array.from({ length: clients }, (_, id) => client(base, id, until, tally, expected))),
-      jobs(base, until, tally),
+      withJobs ? jobs(base, until, tally) : Promise.resolve({ exports: 0, imports: 0 }),
       healthPoller(base, until, health),
     ]);
     const rss = await peakRssMb(server.pid!);

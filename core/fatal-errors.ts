@@ -5,6 +5,7 @@
 // code of a later clean stop.
 import type { Server } from '@hapi/hapi';
 import type { Logger } from 'pino';
+import { personiumError } from './errors.ts';
 
 export class FatalErrorHandling {
   #server: Server | undefined;
@@ -17,11 +18,21 @@ export class FatalErrorHandling {
     process.on('unhandledRejection', (reason) => this.#unhandled(reason));
   }
 
-  /** From now on errors are logged through the unit's logger and an uncaught one stops `server`. */
+  /**
+   * From now on errors are logged through the unit's logger and an uncaught one stops `server`;
+   * call it before the server starts (it adds the request extension that refuses new requests).
+   */
   attach(server: Server, logger: Logger, shutdownTimeoutMs: number): void {
     this.#server = server;
     this.#logger = logger;
     this.#timeoutMs = shutdownTimeoutMs;
+    // hapi's stop lets the jobs end before it stops listening: meanwhile requests are refused.
+    server.ext('onRequest', (_request, h) => {
+      if (!this.#stopping) return h.continue;
+      const error = personiumError('PR503-SV-0002');
+      error.output.headers.Connection = 'close';
+      throw error;
+    });
   }
 
   #unhandled(reason: unknown): void {
@@ -41,7 +52,6 @@ export class FatalErrorHandling {
     this.#stopping = true;
     // Whatever happens during the stop, the process ends.
     const deadline = setTimeout(() => this.exit(1), this.#timeoutMs + 5_000);
-    server.listener.close();
     server.listener.closeIdleConnections();
     server.stop({ timeout: this.#timeoutMs })
       .catch((failure: unknown) => this.#logger!.error({ err: failure }, 'stop after an uncaught exception failed'))

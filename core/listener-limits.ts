@@ -78,7 +78,8 @@ export const requestLimitsPlugin: Plugin<Pick<HttpLimits, 'maxHeaders' | 'bodyId
       if (!hasBody || req.complete || !req.socket) return h.continue;
       const socket = req.socket;
       socket.setTimeout(bodyIdleTimeoutMs);
-      const clear = () => { if (!socket.destroyed) socket.setTimeout(0); };
+      // Once the answer is out, node has set the keep-alive timeout on the socket: it stays.
+      const clear = () => { if (!socket.destroyed && !request.raw.res.writableFinished) socket.setTimeout(0); };
       req.once('end', clear);
       req.once('close', clear);
       return h.continue;
