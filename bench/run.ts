@@ -1,16 +1,26 @@
 // `npm run bench`: every benchmark, one after the other, each against its reference tool in the
-// same run. Data is generated into temporary folders and removed afterwards; nothing is committed.
+// same run (the soak against its goals). Data is generated into temporary folders and removed
+// afterwards; nothing is committed. `npm run bench -- soak import` runs only the benches named.
 import { exportBench } from './export.ts';
 import { importBench } from './import.ts';
 import { snapshotGetBench } from './snapshot-get.ts';
 import { snapshotPropfindBench } from './snapshot-propfind.ts';
+import { soakBench } from './soak.ts';
 
-const benches: Array<[string, () => Promise<{ passed: boolean }>]> = [
-  ['snapshot PROPFIND', () => snapshotPropfindBench()],
-  ['snapshot GET', () => snapshotGetBench()],
-  ['export', () => exportBench()],
-  ['import', () => importBench()],
+const all: Array<[string, string, () => Promise<{ passed: boolean }>]> = [
+  ['propfind', 'snapshot PROPFIND', () => snapshotPropfindBench()],
+  ['snapshot-get', 'snapshot GET', () => snapshotGetBench()],
+  ['export', 'export', () => exportBench()],
+  ['import', 'import', () => importBench()],
+  ['soak', 'soak', () => soakBench()],
 ];
+const chosen = process.argv.slice(2);
+const unknown = chosen.filter((key) => !all.some(([known]) => known === key));
+if (unknown.length) {
+  console.error(`unknown bench ${unknown.join(', ')}; known: ${all.map(([key]) => key).join(', ')}`);
+  process.exit(2);
+}
+const benches = all.filter(([key]) => chosen.length === 0 || chosen.includes(key)).map(([, name, bench]) => [name, bench] as const);
 
 const missed: string[] = [];
 for (const [name, bench] of benches) {

@@ -1,7 +1,9 @@
 // Starts the unit: configuration, then the composed server, then signals for a graceful stop.
 import { ConfigError, loadConfig } from '../core/config.ts';
 import { CorruptFileError } from '../core/json-file.ts';
+import { DataDirLockedError } from '../core/data-dir-lock.ts';
 import { createServer } from '../core/server.ts';
+import { FatalErrorHandling } from '../core/fatal-errors.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -22,9 +24,14 @@ async function main(): Promise<void> {
       process.stderr.write(`cellar: refusing to start: ${error.message}. Restore it or move it away to start an empty unit.\n`);
       process.exit(3);
     }
+    if (error instanceof DataDirLockedError) {
+      process.stderr.write(`cellar: refusing to start: ${error.message}.\n`);
+      process.exit(4);
+    }
     throw error;
   }
   const { logger, masterToken, urls } = server.cellar;
+  fatalErrors.attach(server, logger, config.shutdownTimeoutMs);
   await server.start();
   logger.info({ url: urls.unit(), dataDir: config.dataDir }, `Cellar unit listening on ${urls.unit()}`);
   if (masterToken.file) {
@@ -51,9 +58,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-process.on('unhandledRejection', (error) => {
-  process.stderr.write(`cellar: unhandled rejection: ${String((error as Error)?.stack ?? error)}\n`);
-  process.exitCode = 1;
-});
+const fatalErrors = new FatalErrorHandling();
 
 await main();

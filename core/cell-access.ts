@@ -1,9 +1,11 @@
 // The one request-lifecycle extension that guards every cell request: it finds the cell, checks
 // the route's privilege, and applies the cell status gates. Each route says once, in
-// `options.plugins.cellar`, what kind of access it is; handlers never repeat these checks.
+// `options.plugins.cellar`, what kind of access it is; handlers never repeat these checks. Below
+// the free-space floor (core/disk-space.ts) writes that add data are refused here too.
 import type { Plugin, Request, RouteOptions } from '@hapi/hapi';
 import { credentialsOf, holdsPrivilege, param, type Privilege } from './auth.ts';
 import { activityOf } from './cell-status.ts';
+import { addsData, type DiskSpace } from './disk-space.ts';
 import { personiumError } from './errors.ts';
 import type { CellWrites } from './cell-writes.ts';
 import type { CellRecord, UnitStore } from './store.ts';
@@ -14,8 +16,11 @@ import type { CellRecord, UnitStore } from './store.ts';
  * - `import-read`/`import-write`: `__import`, which stays open while the cell is `import failed`.
  * - `token`: `__token`, also open while `import failed`.
  * - `cell-delete`: deleting the cell itself: open while `import failed`, refused while a job runs.
+ * - `snapshot-read`/`snapshot-write`: the snapshot area, which stays open while `import failed` so
+ *   that a good zip can be uploaded into the cell whose import failed (writes still wait for jobs).
+ * - `unit-write`: a unit-level write that adds data (creating a cell): no cell, only the free-space floor.
  */
-export type CellAccess = 'read' | 'write' | 'by-method' | 'import-read' | 'import-write' | 'token' | 'cell-delete';
+export type CellAccess = 'read' | 'write' | 'by-method' | 'import-read' | 'import-write' | 'token' | 'cell-delete' | 'snapshot-read' | 'snapshot-write' | 'unit-write';
 
 export interface CellRouteSettings {
   access: CellAccess;
@@ -56,6 +61,7 @@ function classify(settings: CellRouteSettings): Classified {
     switch (settings.access) {
       case 'read':
       case 'import-read':
+      case 'snapshot-read':
       case 'token':
         return false;
       case 'by-method':
@@ -67,7 +73,7 @@ function classify(settings: CellRouteSettings): Classified {
   return {
     settings,
     isWrite,
-    passesImportFailed: ['import-read', 'import-write', 'token', 'cell-delete'].includes(settings.access),
+    passesImportFailed: ['import-read', 'import-write', 'snapshot-read', 'snapshot-write', 'token', 'cell-delete'].includes(settings.access),
     privilegeFor: (method) => settings.privilege ?? (byMethod ? (isWrite(method) ? 'write' : 'read') : 'root'),
   };
 }
@@ -86,14 +92,28 @@ export function cellRoute(settings: CellRouteSettings): Pick<RouteOptions, 'plug
   return { plugins: { cellar: settings } };
 }
 
-export const cellAccessPlugin: Plugin<{ store: UnitStore; writes: CellWrites }> = {
+/** A unit-level route that adds data: refused below the free-space floor. */
+export function unitWriteRoute(): Pick<RouteOptions, 'plugins'> {
+  return { plugins: { cellar: { access: 'unit-write' } } };
+}
+
+/** Read-delete-only below the floor: writes that add data get 503, reads and deletions go on. */
+async function checkFreeSpace(diskSpace: DiskSpace, method: string): Promise<void> {
+  if (addsData(method) && (await diskSpace.belowFloor())) throw personiumError('PR503-SV-0005');
+}
+
+export const cellAccessPlugin: Plugin<{ store: UnitStore; writes: CellWrites; diskSpace: DiskSpace }> = {
   name: 'cellar-cell-access',
-  register(server, { store, writes }) {
+  register(server, { store, writes, diskSpace }) {
     const classifications = new WeakMap<object, Classified>();
 
-    server.ext('onPostAuth', (request, h) => {
+    server.ext('onPostAuth', async (request, h) => {
       const settings = request.route.settings.plugins?.cellar;
       if (!settings) return h.continue;
+      if (settings.access === 'unit-write') {
+        await checkFreeSpace(diskSpace, request.method);
+        return h.continue;
+      }
       let classified = classifications.get(request.route);
       if (!classified) {
         classified = classify(settings);
@@ -113,6 +133,7 @@ export const cellAccessPlugin: Plugin<{ store: UnitStore; writes: CellWrites }> 
       }
       const refused = gateError(cell, classified, request.method);
       if (refused) throw refused;
+      if (classified.isWrite(request.method)) await checkFreeSpace(diskSpace, request.method);
       request.app.cell = cell;
       if (classified.isWrite(request.method) && !settings.leavesContent) {
         // Until its answer is sent or the client is gone (box WebDAV answers outside hapi's cycle).

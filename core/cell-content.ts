@@ -9,7 +9,7 @@
 // Inside a box every resource is a folder holding `.pmeta` (JSON) and, for files, `content`.
 // The snapshot area is elsewhere ({dataDir}/snapshots/{cellId}/), so it is never exported.
 import { randomUUID } from 'node:crypto';
-import { access, mkdir, readdir, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { confine } from './confine.ts';
@@ -109,15 +109,14 @@ export class CellContents {
     await this.#completeLayout(dir, { boxes: [], preserved: {} });
   }
 
-  async createCell(cell: CellRecord): Promise<void> {
-    await this.createEmptyContent(this.contentDir(cell));
-    await mkdir(this.snapshotDir(cell.id), { recursive: true });
-  }
-
-  /** A new content folder for the cell that nobody sees until the registry points at it. */
+  /**
+   * A new content folder for the cell that nobody sees until the registry points at it, marked
+   * as an import's staging area before anything goes in, so a crash leaves provable garbage.
+   */
   async stage(cellId: string): Promise<StagedContent> {
     const contentId = newContentId();
     const dir = confine(this.cellDir(cellId), contentId);
+    await markImportStaging(dir);
     const davRoot = path.join(dir, davFolder);
     await mkdir(davRoot, { recursive: true });
     return { contentId, dir, davRoot };
@@ -132,7 +131,7 @@ export class CellContents {
   }
 
   async discardStaged(staged: StagedContent): Promise<void> {
-    await rm(staged.dir, { recursive: true, force: true });
+    await discard(staged.dir);
   }
 
   async #completeLayout(dir: string, document: ODataDocument): Promise<void> {
@@ -162,22 +161,6 @@ export class CellContents {
     this.#documents.delete(dir);
   }
 
-  /** Removes every content folder of the cell but the live one (left over by an interrupted import). */
-  async removeStaleContent(cell: CellRecord): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.cellDir(cell.id));
-    } catch {
-      return [];
-    }
-    const stale = names.filter((name) => name !== cell.contentId);
-    for (const name of stale) {
-      await rm(confine(this.cellDir(cell.id), name), { recursive: true, force: true });
-      this.forget(confine(this.cellDir(cell.id), name));
-    }
-    return stale;
-  }
-
   /** True when the cell holds nothing but its empty main box. */
   async isEmpty(cell: CellRecord): Promise<boolean> {
     const document = await this.odata(cell);
@@ -186,9 +169,65 @@ export class CellContents {
     return !mainBox.some((entry) => entry.isDirectory());
   }
 
+  /** Removes the cell's folders: the snapshot area first, so a cell folder left by a crash still holds its marker. */
   async removeCell(cellId: string): Promise<void> {
     for (const dir of [...this.#documents.keys()]) if (dir.startsWith(this.cellDir(cellId) + path.sep)) this.forget(dir);
-    await rm(this.cellDir(cellId), { recursive: true, force: true });
-    await rm(this.snapshotDir(cellId), { recursive: true, force: true });
+    await discard(this.snapshotDir(cellId));
+    await discard(this.cellDir(cellId));
   }
+}
+
+/** Marks that lie in a folder and say what it is: folders without one are never removed at start-up. */
+export const markers = {
+  /** In a cell folder while the cell is being created and not yet listed. */
+  creating: '.creating',
+  /** In a cell folder while the cell is being unlisted. */
+  deleting: '.deleting',
+  /** In a content folder an import is extracting into; removed once it is the live content. */
+  importStaging: '.import-staging',
+} as const;
+
+/** Folders renamed this way are being removed: the start-up repair finishes the job. */
+export const discardedPrefix = '.deleted-';
+/** A cell folder being built before it is renamed into place; one left by a crash is garbage. */
+export const buildingPrefix = '.creating-';
+
+export async function placeMarker(dir: string, marker: string): Promise<void> {
+  await writeFileDurably(path.join(dir, marker), '');
+}
+
+export async function hasMarker(dir: string, marker: string): Promise<boolean> {
+  return stat(path.join(dir, marker)).then((stats) => stats.isFile(), () => false);
+}
+
+export async function clearMarker(dir: string, marker: string): Promise<void> {
+  await unlink(path.join(dir, marker)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}
+
+/** Marks a new content folder as an import's staging area, before anything is extracted into it. */
+export async function markImportStaging(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await placeMarker(dir, markers.importStaging);
+}
+
+/** The staging area became the live content. */
+export async function clearImportStaging(dir: string): Promise<void> {
+  await clearMarker(dir, markers.importStaging);
+}
+
+/**
+ * Removes a folder so that a crash half-way never leaves a part of it that looks like anything
+ * else: it is renamed to a `.deleted-` sibling first, then removed.
+ */
+export async function discard(dir: string): Promise<void> {
+  const aside = path.join(path.dirname(dir), `${discardedPrefix}${path.basename(dir)}-${randomUUID().slice(0, 8)}`);
+  try {
+    await rename(dir, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  await rm(aside, { recursive: true, force: true });
 }

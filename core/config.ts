@@ -32,6 +32,20 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** How long an export or import waits for the writes already under way in the cell before it gives up (409). */
   jobWriteDrainMs: number;
+  /** Limits of what one client may hold (core/listener-limits.ts). */
+  http: {
+    /** 0: derived from the open-files limit, leaving room for the jobs. */
+    maxConnections: number;
+    headersTimeoutMs: number;
+    bodyIdleTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxHeaders: number;
+  };
+  /** Below the smaller of these free, new writes get 503 PR503-SV-0005 (0 in either: no floor). */
+  freeSpaceFloor: {
+    percent: number;
+    bytes: number;
+  };
 }
 
 export const defaults: Config = {
@@ -48,6 +62,8 @@ export const defaults: Config = {
   import: { maxEntries: 1_000_000, maxTotalBytes: 64 * 1024 ** 3, maxCompressionRatio: 1000 },
   shutdownTimeoutMs: 10_000,
   jobWriteDrainMs: 5_000,
+  freeSpaceFloor: { percent: 1, bytes: 256 * 1024 ** 2 },
+  http: { maxConnections: 0, headersTimeoutMs: 10_000, bodyIdleTimeoutMs: 30_000, keepAliveTimeoutMs: 10_000, maxHeaders: 200 },
 };
 
 const positiveInt = Joi.number().integer().min(1);
@@ -66,6 +82,14 @@ const schema = Joi.object<Config>({
   import: Joi.object({ maxEntries: positiveInt, maxTotalBytes: positiveInt, maxCompressionRatio: positiveInt }),
   shutdownTimeoutMs: positiveInt,
   jobWriteDrainMs: positiveInt,
+  http: Joi.object({
+    maxConnections: Joi.number().integer().min(0),
+    headersTimeoutMs: positiveInt,
+    bodyIdleTimeoutMs: positiveInt,
+    keepAliveTimeoutMs: positiveInt,
+    maxHeaders: positiveInt.max(10_000),
+  }),
+  freeSpaceFloor: Joi.object({ percent: Joi.number().min(0).max(50), bytes: Joi.number().integer().min(0) }),
 });
 
 /** Environment variable → config key path. */
@@ -86,6 +110,13 @@ const environment: Record<string, string> = {
   CELLAR_IMPORT_MAX_COMPRESSION_RATIO: 'import.maxCompressionRatio',
   CELLAR_SHUTDOWN_TIMEOUT_MS: 'shutdownTimeoutMs',
   CELLAR_JOB_WRITE_DRAIN_MS: 'jobWriteDrainMs',
+  CELLAR_HTTP_MAX_CONNECTIONS: 'http.maxConnections',
+  CELLAR_HTTP_HEADERS_TIMEOUT_MS: 'http.headersTimeoutMs',
+  CELLAR_HTTP_BODY_IDLE_TIMEOUT_MS: 'http.bodyIdleTimeoutMs',
+  CELLAR_HTTP_KEEP_ALIVE_TIMEOUT_MS: 'http.keepAliveTimeoutMs',
+  CELLAR_HTTP_MAX_HEADERS: 'http.maxHeaders',
+  CELLAR_FREE_SPACE_FLOOR_PERCENT: 'freeSpaceFloor.percent',
+  CELLAR_FREE_SPACE_FLOOR_BYTES: 'freeSpaceFloor.bytes',
 };
 
 export class ConfigError extends Error {}

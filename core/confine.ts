@@ -11,7 +11,10 @@ export function confine(root: string, ...segments: string[]): string {
   return target;
 }
 
-/** A name that is one plain path segment: no separators, no NUL, not `.`/`..`, no leading dot. */
+/** File systems cap a name at 255 bytes, counted in UTF-8 (not in UTF-16 units as `length` does). */
+export const maxNameBytes = 255;
+
+/** A name that is one plain path segment: no separators, no NUL, not `.`/`..`, no leading dot, at most 255 bytes. */
 export function isPlainSegment(name: string): boolean {
-  return name.length > 0 && name.length <= 255 && !name.startsWith('.') && !/[/\\\0]/.test(name);
+  return name.length > 0 && Buffer.byteLength(name, 'utf8') <= maxNameBytes && !name.startsWith('.') && !/[/\\\0]/.test(name);
 }

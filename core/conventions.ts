@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
 import Boom from '@hapi/boom';
-import { bodyForError, personiumError } from './errors.ts';
+import { bodyForError, outOfSpaceHttpError, personiumError } from './errors.ts';
 import { cellarVersion } from './version.ts';
 
 const requestKeyPattern = /^[A-Za-z0-9_-]{1,128}$/;
@@ -12,6 +12,8 @@ const requestKeyPattern = /^[A-Za-z0-9_-]{1,128}$/;
 declare module '@hapi/hapi' {
   interface RequestApplicationState {
     requestKey?: string;
+    /** A POST turned into a HEAD: the client still reads a POST's answer, so Content-Length must be 0. */
+    headOverPost?: boolean;
   }
 }
 
@@ -101,6 +103,7 @@ export const conventionsPlugin: Plugin<void> = {
       const override = request.headers['x-http-method-override'];
       if (request.method === 'post' && typeof override === 'string' && override.trim()) {
         request.setMethod(override.trim() as Parameters<Request['setMethod']>[0]);
+        request.app.headOverPost = override.trim().toLowerCase() === 'head';
       }
       // An empty key is taken as none, as Personium does.
       const given = request.headers['x-personium-requestkey'] === '' ? undefined : request.headers['x-personium-requestkey'];
@@ -113,7 +116,10 @@ export const conventionsPlugin: Plugin<void> = {
     });
 
     server.ext('onPreResponse', (request: Request, h: ResponseToolkit) => {
-      const response = request.response;
+      const raw = request.response;
+      const storage = Boom.isBoom(raw) ? outOfSpaceHttpError(raw) : undefined;
+      if (storage) request.logger.warn({ requestKey: request.app.requestKey, code: (raw as NodeJS.ErrnoException).code }, 'no space left on the data directory');
+      const response = storage ?? raw;
       if (Boom.isBoom(response)) {
         if (response.output.statusCode >= 500 && !response.data) {
           request.logger.error({ err: response, requestKey: request.app.requestKey }, 'request failed');
@@ -125,11 +131,14 @@ export const conventionsPlugin: Plugin<void> = {
         }
         for (const [name, value] of Object.entries(commonHeaders())) reply.header(name, value);
         for (const [name, value] of Object.entries(corsHeaders(request, undefined))) reply.header(name, value);
+        if (request.app.headOverPost) reply.header('Content-Length', '0');
         return reply;
       }
       if (response && 'header' in response) {
         for (const [name, value] of Object.entries(commonHeaders())) response.header(name, value);
         for (const [name, value] of Object.entries(corsHeaders(request, response.headers.allow as string | undefined))) response.header(name, value);
+        // An explicit code, or hapi would turn the empty 200 into a 204.
+        if (request.app.headOverPost && 'code' in response) response.code(response.statusCode).header('Content-Length', '0');
       }
       return h.continue;
     });

@@ -45,11 +45,39 @@ function resolveName(qualified: string, scope: Map<string, string>): { namespace
   return { namespace: scope.get(prefix) ?? '', local: colon >= 0 ? qualified.slice(colon + 1) : qualified };
 }
 
+/** Elements nested deeper than this are refused before any parser sees them (a PROPFIND needs 4). */
+export const maxXmlDepth = 64;
+
+/**
+ * Refuses what a PROPFIND never needs and a parser may choke on: a DOCTYPE (entity expansion)
+ * and deep nesting (the validator recurses). One pass over the text, counting open elements.
+ */
+function checkXmlShape(body: string): void {
+  if (/<!DOCTYPE/i.test(body)) throw personiumError('PR400-DV-0001');
+  let depth = 0;
+  for (let at = body.indexOf('<'); at !== -1; at = body.indexOf('<', at + 1)) {
+    const next = body[at + 1];
+    if (next === '/') depth -= 1;
+    else if (next !== '?' && next !== '!') {
+      const end = body.indexOf('>', at);
+      if (end === -1 || body[end - 1] !== '/') depth += 1;
+      if (depth > maxXmlDepth) throw personiumError('PR400-DV-0001');
+    }
+  }
+}
+
 /** An empty body is allprop; anything else must be a well-formed DAV:propfind, else 400 PR400-DV-0001. */
 export function parsePropfind(body: string): PropfindRequest {
   if (body.trim() === '') return { kind: 'allprop' };
-  if (XMLValidator.validate(body) !== true) throw personiumError('PR400-DV-0001');
-  const roots = (parser.parse(body) as Node[]).filter((node) => {
+  checkXmlShape(body);
+  let parsed: Node[];
+  try {
+    if (XMLValidator.validate(body) !== true) throw new Error('not well-formed');
+    parsed = parser.parse(body) as Node[];
+  } catch {
+    throw personiumError('PR400-DV-0001');
+  }
+  const roots = parsed.filter((node) => {
     const name = elementName(node);
     return name !== undefined && !name.startsWith('?');
   });
@@ -96,16 +124,44 @@ export function isoDate(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** Reads a small request body (a PROPFIND's) with a limit, as text. */
-export async function readSmallBody(stream: NodeJS.ReadableStream | undefined, limit = 1024 * 1024): Promise<string> {
-  if (!stream) return '';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    size += buffer.length;
-    if (size > limit) throw personiumError('PR413-DV-0001', limit);
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * Reads a small request body (a PROPFIND's) with a limit, as text. Past the limit (a chunked body
+ * has no Content-Length for hapi to refuse) reading stops and the 413 closes the connection, so
+ * the answer goes out without waiting for the rest of the body.
+ */
+export function readSmallBody(stream: NodeJS.ReadableStream | undefined, limit = 1024 * 1024): Promise<string> {
+  if (!stream) return Promise.resolve('');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      stream.removeListener('data', onData);
+      stream.removeListener('end', onEnd);
+      stream.removeListener('error', onError);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      size += buffer.length;
+      if (size <= limit) {
+        chunks.push(buffer);
+        return;
+      }
+      stop();
+      stream.pause();
+      const error = personiumError('PR413-DV-0001', limit);
+      error.output.headers.Connection = 'close';
+      reject(error);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+  });
 }

@@ -54,11 +54,13 @@ export const catalogue = {
   'PR413-DV-0001': [413, 'Request body is larger than the limit [{0}] bytes.'],
   'PR415-MC-0001': [415, 'Unsupported media type.'],
   'PR416-DV-0001': [416, 'Requested range not satisfiable.'],
+  'PR431-CM-0001': [431, 'Too many request headers; at most [{0}] are accepted.'],
   'PR500-CM-0002': [500, 'Files I/O error caused [{0}] to fail.'],
   'PR501-MC-0001': [501, 'Method not implemented.'],
   'PR500-SV-0000': [500, 'Unknown error.'],
   'PR500-SV-9999': [500, 'Unknown Exception [{0}]'],
   'PR503-SV-0002': [503, 'The server is shutting down.'],
+  'PR503-SV-0005': [503, 'Operation is prohibited as one or more disks are almost full.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof catalogue;
@@ -112,7 +114,28 @@ export function isPersoniumError(error: unknown): error is PersoniumError {
   return Boom.isBoom(error) && typeof (error.data as Partial<PersoniumErrorBody> | null)?.code === 'string';
 }
 
-/** The Personium body for anything thrown: a catalogued error's own, else the nearest code. */
+/**
+ * The one mapping from a file system's errno to a client's error: a full disk or an exhausted
+ * quota is 507 Insufficient storage wherever it happens (a PUT, a cell's creation, an import),
+ * also when wrapped as another error's `cause`.
+ */
+export function isOutOfSpace(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
+}
+
+/** A thrown error as the 507 to answer when the disk is full; undefined otherwise. */
+export function outOfSpaceHttpError(error: unknown): PersoniumError | undefined {
+  if (Boom.isBoom(error) && error.output.statusCode < 500) return undefined;
+  return isOutOfSpace(error) ? personiumError('PR507-DV-0001') : undefined;
+}
+
+/** The Personium body for anything thrown: a catalogued error's own, a full disk 507, else the nearest code. */
 export function bodyOf(error: unknown): PersoniumErrorBody {
+  if (isPersoniumError(error)) return error.data!;
+  if (isOutOfSpace(error)) return errorBody('PR507-DV-0001');
   return Boom.isBoom(error) ? bodyForError(error) : errorBody('PR500-SV-0000');
 }

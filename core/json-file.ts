@@ -1,7 +1,8 @@
 // A lowdb adapter that survives power loss, not only a crash: the document is written to a
 // temporary file, fsynced, renamed over the old one, and the folder is fsynced. Writes that arrive
 // while one is on disk are coalesced into the next one, and each promise resolves once a write
-// holding its change is durable. A file that exists but does not parse is never taken for empty.
+// holding its change is durable. A file that exists but does not parse, or parses into something
+// its `validate` refuses, is never taken for empty: it is kept aside and CorruptFileError thrown.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -45,11 +46,17 @@ export async function writeFileDurably(file: string, text: string | Uint8Array):
   await fsyncDirectory(directory);
 }
 
+/** Says why a parsed document is unusable, or undefined when it is sound. */
+export type DocumentCheck = (parsed: unknown) => string | undefined;
+
+/** The document to write, or a function that builds it when the write reaches the disk. */
+export type PendingDocument<T> = T | (() => T);
+
 export class DurableJsonFile<T> implements Adapter<T> {
   #running: Promise<void> | null = null;
-  #queued: { data: T; waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> } | null = null;
+  #queued: { data: PendingDocument<T>; waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> } | null = null;
 
-  constructor(readonly file: string) {}
+  constructor(readonly file: string, private readonly validate?: DocumentCheck) {}
 
   async read(): Promise<T | null> {
     let text: string;
@@ -61,7 +68,10 @@ export class DurableJsonFile<T> implements Adapter<T> {
     }
     try {
       if (text.trim() === '') throw new Error('the file is empty');
-      return JSON.parse(text) as T;
+      const parsed = JSON.parse(text) as unknown;
+      const problem = this.validate?.(parsed);
+      if (problem) throw new Error(problem);
+      return parsed as T;
     } catch (error) {
       const keptAs = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       await rename(this.file, keptAs);
@@ -69,8 +79,12 @@ export class DurableJsonFile<T> implements Adapter<T> {
     }
   }
 
-  write(data: T): Promise<void> {
-    const snapshot = structuredClone(data);
+  /**
+   * Queues `data` (cloned now) or a builder (called when the write starts, so that it holds every
+   * change made until then and nothing a failed write rejected).
+   */
+  write(data: PendingDocument<T>): Promise<void> {
+    const snapshot = typeof data === 'function' ? data : structuredClone(data);
     return new Promise<void>((resolve, reject) => {
       if (this.#queued) {
         this.#queued.data = snapshot;
@@ -88,7 +102,8 @@ export class DurableJsonFile<T> implements Adapter<T> {
       this.#queued = null;
       try {
         await mkdir(path.dirname(this.file), { recursive: true });
-        await writeFileDurably(this.file, JSON.stringify(data));
+        const document = typeof data === 'function' ? (data as () => T)() : data;
+        await writeFileDurably(this.file, JSON.stringify(document));
         for (const waiter of waiters) waiter.resolve();
       } catch (error) {
         for (const waiter of waiters) waiter.reject(error);

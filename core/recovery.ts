@@ -1,13 +1,15 @@
 // Start-up recovery, in one place: after a crash or restart nothing is running, so every job
 // record left on disk is ended through the state machine, an interrupted export leaves its
 // `{Name}.error`, and the leftovers of unfinished writes are swept: snapshot uploads and export
-// temporaries, and the content folders of imports that never went live.
+// temporaries, then whatever unit-repair.ts can prove is garbage (cells half created or half
+// deleted, content folders of imports that never went live).
 import type { Logger } from 'pino';
 import type { CellContents } from './cell-content.ts';
 import type { CellStatusService } from './cell-status.ts';
 import { errorBody, type PersoniumErrorBody } from './errors.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 import type { UnitStore } from './store.ts';
+import { repairUnit } from './unit-repair.ts';
 
 export interface RecoveryServices {
   store: UnitStore;
@@ -31,7 +33,6 @@ export async function recoverAtStart({ store, status, contents, snapshots, logge
   for (const cell of store.listCells()) {
     const removed = await snapshots.of(cell.id).removeTemporaries();
     if (removed.length) logger.info({ cell: cell.name, removed: removed.length }, 'removed unfinished snapshot uploads and exports');
-    const stale = await contents.removeStaleContent(cell);
-    if (stale.length) logger.info({ cell: cell.name, removed: stale }, 'removed content left by an interrupted import');
   }
+  await repairUnit(store, contents, logger);
 }

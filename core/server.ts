@@ -11,6 +11,7 @@ import { optionsRoute } from './routes.ts';
 import { servicesPlugin } from './services.ts';
 import { cellHostPlugin } from './unit-urls.ts';
 import type { BeforeEntryHook } from './jobs.ts';
+import { createListener, requestLimitsPlugin } from './listener-limits.ts';
 import { healthPlugin } from '../plugins/health/index.ts';
 import { cellsPlugin } from '../plugins/cells/index.ts';
 import { boxesPlugin } from '../plugins/boxes/index.ts';
@@ -51,20 +52,18 @@ export async function createServer(config: Config, options: CreateServerOptions 
       response: { ranges: false },
     },
     router: { isCaseSensitive: true },
+    listener: createListener(config.http, config.jobs.concurrency),
   });
-  // Big uploads and downloads take as long as they take; hapi's per-route limits still apply.
-  server.listener.requestTimeout = 0;
-  server.listener.headersTimeout = 60_000;
-  server.listener.keepAliveTimeout = 65_000;
 
   await server.register({ plugin: hapiPino, options: { instance: logger, logRequestComplete: false, logEvents: ['onPostStart', 'onPostStop'] } });
   await server.register(conventionsPlugin);
+  await server.register({ plugin: requestLimitsPlugin, options: config.http });
   await server.register({ plugin: servicesPlugin, options: { config, logger } });
-  const { masterToken, store, urls, writes } = server.cellar;
+  const { masterToken, store, urls, writes, diskSpace } = server.cellar;
   await server.register({ plugin: cellHostPlugin, options: { config, urls, store } });
   registerBearerScheme(server, masterTokenResolver(masterToken.token), (request) =>
     param(request, 'cell') ? urls.cell(param(request, 'cell')) : urls.unit());
-  await server.register({ plugin: cellAccessPlugin, options: { store, writes } });
+  await server.register({ plugin: cellAccessPlugin, options: { store, writes, diskSpace } });
   // A browser's preflight to a URL no feature serves (the unit root, say) is answered too.
   server.route(optionsRoute('/{any*}', 'OPTIONS'));
 

@@ -9,6 +9,8 @@ import { CellContents } from './cell-content.ts';
 import { CellStatusService } from './cell-status.ts';
 import { Cells } from './cells.ts';
 import { CellWrites } from './cell-writes.ts';
+import { DataDirLock } from './data-dir-lock.ts';
+import { DiskSpace } from './disk-space.ts';
 import type { Config } from './config.ts';
 import { JobRunner } from './jobs.ts';
 import { recoverAtStart } from './recovery.ts';
@@ -31,6 +33,8 @@ export interface Services {
   jobs: JobRunner;
   /** The writes under way in each cell, which a job waits for before it starts. */
   writes: CellWrites;
+  /** Free space on the data directory's file system, against the configured floor. */
+  diskSpace: DiskSpace;
   /** Each cell's snapshot area (`{CellURL}__snapshot`). */
   snapshots: SnapshotStore;
   masterToken: MasterToken;
@@ -54,8 +58,14 @@ export const servicesPlugin: Plugin<ServicesOptions> = {
   name: servicesPluginName,
   version: cellarVersion,
   async register(server, { config, logger }) {
+    // One server per data directory, from before the registry is read until the server stopped.
+    const dataDirLock = await DataDirLock.acquire(config.dataDir);
+    server.ext('onPostStop', () => dataDirLock.release());
     const store = new UnitStore(config.dataDir);
-    await store.initialize();
+    await store.initialize().catch(async (error: unknown) => {
+      await dataDirLock.release();
+      throw error;
+    });
     const masterToken = await loadMasterToken(config.masterToken, config.dataDir);
     const contents = new CellContents(config.dataDir);
     const status = new CellStatusService(store);
@@ -64,7 +74,8 @@ export const servicesPlugin: Plugin<ServicesOptions> = {
     const jobs = new JobRunner(config.jobs.concurrency, logger);
     const urls = unitUrls(config, () => Number(server.info.port));
     const writes = new CellWrites();
-    const services: Services = { config, logger, store, contents, status, cells, jobs, writes, snapshots, masterToken, urls };
+    const diskSpace = new DiskSpace(config.dataDir, config.freeSpaceFloor);
+    const services: Services = { config, logger, store, contents, status, cells, jobs, writes, diskSpace, snapshots, masterToken, urls };
     server.decorate('server', 'cellar', services);
 
     server.ext('onPreStart', () => recoverAtStart(services));

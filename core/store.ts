@@ -1,9 +1,9 @@
-// The unit's registry of cells, one lowdb document on disk (`unit.json` in the data directory).
+// The unit's registry of cells, one JSON document on disk (`unit.json` in the data directory).
 // Only core/cell-status.ts changes a cell's status or job record (through `writeCellState`).
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { Low } from 'lowdb';
 import { DurableJsonFile } from './json-file.ts';
+import { checkUnitDocument } from './store-validation.ts';
 import type { PersoniumErrorBody } from './errors.ts';
 
 export type CellStatus = 'normal' | 'import failed';
@@ -41,42 +41,83 @@ interface UnitDocument {
   cells: CellRecord[];
 }
 
+/** A name already listed, or being created by another request. */
+export class CellNameTakenError extends Error {
+  constructor(readonly name: string) {
+    super(`a cell named ${name} exists`);
+  }
+}
+
+/**
+ * Cells are listed in memory only once the write that lists them is durable, and unlisted only
+ * once the write that drops them is: a failed write (a full disk) leaves memory as the disk is.
+ * Each write builds the document when it reaches the disk, from the listed cells plus those
+ * being added minus those being removed, so coalesced writes never lose one another's changes.
+ */
 export class UnitStore {
-  readonly #db: Low<UnitDocument>;
+  readonly #file: DurableJsonFile<UnitDocument>;
+  #data: UnitDocument = { version: 1, cells: [] };
+  /** Names reserved by a creation under way (folders being made, registry being written). */
+  readonly #reservedNames = new Set<string>();
+  readonly #adding = new Map<string, CellRecord>();
+  readonly #removing = new Set<string>();
+  readonly #document = (): UnitDocument => ({
+    version: 1,
+    cells: [...this.#data.cells.filter((cell) => !this.#removing.has(cell.id)), ...this.#adding.values()],
+  });
 
   constructor(readonly dataDir: string) {
-    this.#db = new Low<UnitDocument>(new DurableJsonFile<UnitDocument>(path.join(dataDir, 'unit.json')), { version: 1, cells: [] });
+    this.#file = new DurableJsonFile<UnitDocument>(path.join(dataDir, 'unit.json'), checkUnitDocument);
   }
 
-  /** Reads the document; a corrupt file is kept aside and CorruptFileError is thrown (never an empty start). */
+  /** Reads the document; a corrupt or malformed file is kept aside and CorruptFileError is thrown (never an empty start). */
   async initialize(): Promise<void> {
-    await this.#db.read();
-    if (!Array.isArray(this.#db.data.cells)) throw new Error(`${path.join(this.dataDir, 'unit.json')} has no cells list`);
+    const data = await this.#file.read();
+    if (data) this.#data = data;
   }
 
   listCells(): readonly CellRecord[] {
-    return this.#db.data.cells;
+    return this.#data.cells;
   }
 
   findCell(name: string): CellRecord | undefined {
-    return this.#db.data.cells.find((cell) => cell.name === name);
+    return this.#data.cells.find((cell) => cell.name === name);
   }
 
   getCellById(id: string): CellRecord | undefined {
-    return this.#db.data.cells.find((cell) => cell.id === id);
+    return this.#data.cells.find((cell) => cell.id === id);
   }
 
-  async addCell(name: string): Promise<CellRecord> {
+  /**
+   * Creates a cell all or nothing: the name is reserved, `prepare` lays out its folders, and the
+   * registry write that lists it comes last. Throws CellNameTakenError for a taken name.
+   */
+  async addCell(name: string, prepare?: (cell: CellRecord) => Promise<void>): Promise<CellRecord> {
+    if (this.findCell(name) || this.#reservedNames.has(name)) throw new CellNameTakenError(name);
+    this.#reservedNames.add(name);
     const now = Date.now();
     const cell: CellRecord = { id: randomUUID().replace(/-/g, ''), name, createdAt: now, updatedAt: now, status: 'normal', contentId: newContentId() };
-    this.#db.data.cells.push(cell);
-    await this.#db.write();
-    return cell;
+    try {
+      await prepare?.(cell);
+      this.#adding.set(cell.id, cell);
+      await this.#file.write(this.#document);
+      this.#data.cells.push(cell);
+      return cell;
+    } finally {
+      this.#adding.delete(cell.id);
+      this.#reservedNames.delete(name);
+    }
   }
 
+  /** Unlists a cell; it stays listed when the write fails. */
   async removeCell(id: string): Promise<void> {
-    this.#db.data.cells = this.#db.data.cells.filter((cell) => cell.id !== id);
-    await this.#db.write();
+    this.#removing.add(id);
+    try {
+      await this.#file.write(this.#document);
+      this.#data.cells = this.#data.cells.filter((cell) => cell.id !== id);
+    } finally {
+      this.#removing.delete(id);
+    }
   }
 
   /** For core/cell-status.ts only: the status, job record and content pointer move together. */
@@ -85,9 +126,18 @@ export class UnitStore {
     if (!cell) throw new Error(`cell ${id} is not in the registry`);
     change(cell);
     cell.updatedAt = Date.now();
-    await this.#db.write();
+    await this.#file.write(this.#document);
     return cell;
   }
+
+  /** For the start-up repair: the registry named a content folder that is not there. */
+  async pointContentAt(id: string, contentId: string): Promise<void> {
+    const cell = this.getCellById(id);
+    if (!cell) throw new Error(`cell ${id} is not in the registry`);
+    cell.contentId = contentId;
+    await this.#file.write(this.#document);
+  }
+
 }
 
 export function newContentId(): string {

@@ -86,7 +86,7 @@ export const snapshotPropfindPlugin: Plugin<void> = {
   version: cellarVersion,
   dependencies: [servicesPluginName, snapshotAreaPluginName],
   register(server) {
-    const options = { payload, ...cellRoute({ access: 'read', privilege: 'root' }) };
+    const options = { payload, ...cellRoute({ access: 'snapshot-read', privilege: 'root' }) };
     server.route([
       { method: 'PROPFIND', path: '/{cell}/__snapshot', options, handler: propfindArea },
       { method: 'PROPFIND', path: '/{cell}/__snapshot/', options, handler: propfindArea },

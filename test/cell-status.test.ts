@@ -1,3 +1,5 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import test from 'ava';
 import { bodyOf, errorBody, isPersoniumError } from '../core/errors.ts';
 import { transition, type CellEvent, type CellState } from '../core/cell-status.ts';
@@ -142,7 +144,8 @@ test('after a restart no cell stays exporting or importing', async (t) => {
   const { status, store } = first.server.cellar;
   await status.accept(store.findCell('exporter')!.id, 'export', 'e1');
   await status.accept(store.findCell('importer')!.id, 'import', 'i1');
-  // Simulate a crash: the job records stay on disk; nothing ends them.
+  // Simulate a crash: the job records stay on disk; nothing ends them, and the lock is left as a dead process leaves it.
+  await rm(path.join(dataDir, 'unit.lock'));
   const second = await startUnit({}, { dataDir });
   t.teardown(() => second.stop());
   const after = second.server.cellar.store;

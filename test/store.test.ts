@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { CorruptFileError, DurableJsonFile } from '../core/json-file.ts';
-import { UnitStore } from '../core/store.ts';
+import { CellNameTakenError, UnitStore } from '../core/store.ts';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), 'cellar-store-'));
@@ -56,4 +56,40 @@ test('the server refuses to start over a corrupt store and says where the file w
   });
   t.is(result.status, 3);
   t.regex(result.stderr, /refusing to start: .*unit\.json is not a readable JSON document.*kept aside as .*unit\.json\.corrupt-/);
+});
+
+test('a cell whose registry write fails is not listed, not even by the next write that succeeds', async (t) => {
+  const dir = await tempDir();
+  const store = new UnitStore(dir);
+  await store.initialize();
+  await store.addCell('first');
+  // A folder where unit.json must be renamed to: every write fails until it is gone.
+  await rm(path.join(dir, 'unit.json'));
+  await mkdir(path.join(dir, 'unit.json'));
+  await t.throwsAsync(store.addCell('lost'));
+  t.deepEqual(store.listCells().map((cell) => cell.name), ['first']);
+  t.is(store.findCell('lost'), undefined);
+  await rm(path.join(dir, 'unit.json'), { recursive: true });
+  await store.addCell('second');
+  const again = new UnitStore(dir);
+  await again.initialize();
+  t.deepEqual(again.listCells().map((cell) => cell.name), ['first', 'second']);
+});
+
+test('a cell whose removal cannot be written stays listed; concurrent creations of one name give one cell', async (t) => {
+  const dir = await tempDir();
+  const store = new UnitStore(dir);
+  await store.initialize();
+  const cell = await store.addCell('kept');
+  await rm(path.join(dir, 'unit.json'));
+  await mkdir(path.join(dir, 'unit.json'));
+  await t.throwsAsync(store.removeCell(cell.id));
+  t.is(store.findCell('kept')?.id, cell.id);
+  await rm(path.join(dir, 'unit.json'), { recursive: true });
+  const results = await Promise.allSettled(Array.from({ length: 5 }, () => store.addCell('twin')));
+  t.is(results.filter((result) => result.status === 'fulfilled').length, 1);
+  for (const result of results) if (result.status === 'rejected') t.true(result.reason instanceof CellNameTakenError);
+  const again = new UnitStore(dir);
+  await again.initialize();
+  t.deepEqual(again.listCells().map((one) => one.name), ['kept', 'twin']);
 });

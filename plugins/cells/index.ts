@@ -1,13 +1,13 @@
 // Unit-level Cell API: POST/GET /__ctl/Cell, GET/DELETE /__ctl/Cell('name'). Master token only.
 import { credentialsOf, param } from '../../core/auth.ts';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
-import { cellRoute } from '../../core/cell-access.ts';
+import { cellRoute, unitWriteRoute } from '../../core/cell-access.ts';
 import { personiumError } from '../../core/errors.ts';
 import { parseJsonObject, rawJsonPayload } from '../../core/json-body.ts';
 import { entityAllow, entitySegmentAllow, odataDate, parseEntitySegment } from '../../core/odata.ts';
 import { entityNameRule, notAllowed, optionsRoute, requiredName } from '../../core/routes.ts';
 import { servicesPluginName } from '../../core/services.ts';
-import type { CellRecord } from '../../core/store.ts';
+import { CellNameTakenError, type CellRecord } from '../../core/store.ts';
 import { cellarVersion } from '../../core/version.ts';
 
 function requireMaster(request: Request): void {
@@ -48,7 +48,9 @@ async function create(request: Request, h: ResponseToolkit) {
     ? store.listCells().some((cell) => cell.name.toLowerCase() === name.toLowerCase())
     : store.findCell(name) !== undefined;
   if (taken) throw personiumError('PR409-OD-0003');
-  const cell = await cells.create(name);
+  const cell = await cells.create(name).catch((error: unknown) => {
+    throw error instanceof CellNameTakenError ? personiumError('PR409-OD-0003') : error;
+  });
   request.logger.info({ cell: cell.name }, 'cell created');
   const entity = cellEntity(request, cell);
   return h.response({ d: { results: entity } }).code(201).header('Location', entity.__metadata.uri).etag(`1-${cell.updatedAt}`, { weak: true, vary: false });
@@ -86,7 +88,7 @@ export const cellsPlugin: Plugin<void> = {
   dependencies: [servicesPluginName],
   register(server) {
     server.route([
-      { method: 'POST', path: '/__ctl/{segment}', options: { payload: rawJsonPayload }, handler: create },
+      { method: 'POST', path: '/__ctl/{segment}', options: { payload: rawJsonPayload, ...unitWriteRoute() }, handler: create },
       { method: 'GET', path: '/__ctl/{segment}', handler: read },
       {
         method: 'DELETE',

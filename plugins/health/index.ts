@@ -1,8 +1,10 @@
-// GET /__health: no auth, answers whether the unit's store is readable.
+// GET /__health: no token needed, answers `ok` while the unit serves; the unit master token also
+// sees the version and the number of cells (which an anonymous caller has no business knowing).
 import type { Plugin } from '@hapi/hapi';
 import Joi from 'joi';
 import { optionsRoute } from '../../core/routes.ts';
 import { servicesPluginName } from '../../core/services.ts';
+import { credentialsOf } from '../../core/auth.ts';
 import { cellarVersion } from '../../core/version.ts';
 
 export const healthPlugin: Plugin<void> = {
@@ -14,8 +16,9 @@ export const healthPlugin: Plugin<void> = {
     server.route({
       method: 'GET',
       path: '/__health',
-      options: { auth: false, validate: { query: Joi.object({}) } },
+      options: { auth: { mode: 'try' }, validate: { query: Joi.object({}) } },
       handler(request) {
+        if (credentialsOf(request)?.kind !== 'unit-master') return { status: 'ok' };
         const { store } = request.server.cellar;
         return { status: 'ok', version: cellarVersion, cells: store.listCells().length };
       },

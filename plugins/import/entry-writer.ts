@@ -12,7 +12,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
-import { personiumError, type PersoniumError } from '../../core/errors.ts';
+import { isOutOfSpace, personiumError, type PersoniumError } from '../../core/errors.ts';
 import { readAt } from './block-reader.ts';
 import type { FileWriterThread } from './file-writer.ts';
 
@@ -92,6 +92,8 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
     const stages = deflated ? [raw, createInflateRaw({ chunkSize: streamChunk }), meter] as const : [raw, meter] as const;
     await pipeline([...stages, createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: streamChunk })]);
   } catch (error) {
+    // A full disk is not a damaged zip: it keeps its errno for the one mapping to 507.
+    if (isOutOfSpace(error)) throw error;
     throw damaged(entry, (error as Error).message);
   }
   return { size, sha256: hash.digest('hex') };
