@@ -23,7 +23,8 @@ const streamChunk = 256 * 1024;
 
 export interface Written {
   size: number;
-  sha256: string;
+  /** Raw bytes. */
+  sha256: Buffer;
 }
 
 function damaged(entry: Entry, reason: string): CellarError {
@@ -94,7 +95,7 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
   } catch (error) {
     throw damaged(entry, (error as Error).message);
   }
-  return { size, sha256: hash.digest('hex') };
+  return { size, sha256: hash.digest() };
 }
 
 export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, progress: (bytes: number) => void): Promise<Written> {
@@ -102,7 +103,7 @@ export async function writeEntry(zip: ZipFile, entry: Entry, target: string, fil
   const { written, size, sha256 } = await withBuffer(async (memory) => {
     const data = await readWhole(zip, entry, memory);
     // `write` copies the data before it returns, so the reused buffer is free while the file is written.
-    return { written: files.write(target, data), size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+    return { written: files.write(target, data), size: data.length, sha256: createHash('sha256').update(data).digest() };
   });
   await written;
   progress(size);

@@ -12,7 +12,8 @@ import type { Entry, ZipFile } from 'yauzl';
 import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
 import { confine } from '../../core/confine.ts';
 import { CellarError, bodyOfAnyError, errorBody } from '../../core/errors.ts';
-import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine, type SnapshotChecksums } from '../../core/export-format.ts';
+import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine } from '../../core/export-format.ts';
+import type { ChecksumTable } from './key-table.ts';
 import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
 import type { Unit } from '../../core/server.ts';
 import type { CellRecord } from '../../core/store.ts';
@@ -151,10 +152,8 @@ export class CellImporter {
 
   /** Every entry 00_checksums.json lists exists; the manifest, read before the 202, is checked here. */
   async #verifyListing(zip: ZipFile, snapshot: InspectedSnapshot): Promise<void> {
-    for (const name of Object.keys(snapshot.checksums)) {
-      if (!snapshot.names.has(name)) throw new CellarError('PR400-SN-0006', `${name} is listed in ${checksumsEntry} but missing`);
-    }
-    if (snapshot.checksums[manifestEntry]) checkSum(manifestEntry, await readEntryBytes(zip, snapshot.entries.get(manifestEntry)!), snapshot.checksums);
+    if (snapshot.missingListed !== undefined) throw new CellarError('PR400-SN-0006', `${snapshot.missingListed} is listed in ${checksumsEntry} but missing`);
+    if (snapshot.checksums.has(manifestEntry)) checkSum(manifestEntry, await readEntryBytes(zip, snapshot.entries.get(manifestEntry)!), snapshot.checksums);
   }
 
   /** The OData part: Box lines become boxes with new ids; every other line is kept verbatim. */
@@ -209,7 +208,7 @@ export class CellImporter {
     return confine(davRoot, mapped, ...rest);
   }
 
-  async #writeBoxPmeta(zip: ZipFile, entry: Entry, name: string, target: string, checksums: SnapshotChecksums, boxId: string): Promise<void> {
+  async #writeBoxPmeta(zip: ZipFile, entry: Entry, name: string, target: string, checksums: ChecksumTable, boxId: string): Promise<void> {
     const bytes = await readEntryBytes(zip, entry, 1024 * 1024);
     checkSum(name, bytes, checksums);
     const text = bytes.toString('utf8');
@@ -223,11 +222,10 @@ export class CellImporter {
   }
 
   /** One file entry to disk, held against its line in 00_checksums.json. */
-  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, files: FileWriterThread, checksums: SnapshotChecksums, onBytes: (bytes: number) => void): Promise<void> {
-    const expected = checksums[name];
-    if (!expected) throw new CellarError('PR400-SN-0005', name);
+  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, files: FileWriterThread, checksums: ChecksumTable, onBytes: (bytes: number) => void): Promise<void> {
+    if (!checksums.has(name)) throw new CellarError('PR400-SN-0005', name);
     const written = await writeEntry(zip, entry, target, files, onBytes);
-    if (written.size !== expected.size || written.sha256 !== expected.sha256) throw new CellarError('PR400-SN-0005', name);
+    if (!checksums.matches(name, written.size, written.sha256)) throw new CellarError('PR400-SN-0005', name);
   }
 
 }
@@ -280,9 +278,8 @@ async function* walk(zip: ZipFile): AsyncGenerator<Entry> {
   }
 }
 
-function checkSum(name: string, bytes: Buffer, checksums: SnapshotChecksums): void {
-  const expected = checksums[name];
-  if (!expected || expected.size !== bytes.length || createHash('sha256').update(bytes).digest('hex') !== expected.sha256) {
+function checkSum(name: string, bytes: Buffer, checksums: ChecksumTable): void {
+  if (!checksums.matches(name, bytes.length, createHash('sha256').update(bytes).digest())) {
     throw new CellarError('PR400-SN-0005', name);
   }
 }
