@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { CellarError } from '../../core/errors.ts';
+import { fsyncDirectory } from '../../core/json-file.ts';
 import { readAt } from './block-reader.ts';
 import type { FileWriterThread } from './file-writer.ts';
 
@@ -91,7 +92,9 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
     const deflated = entry.compressionMethod === 8;
     const raw = await zip.openReadStreamPromise(entry, deflated ? { decompress: false } : {});
     const stages = deflated ? [raw, createInflateRaw({ chunkSize: streamChunk }), meter] as const : [raw, meter] as const;
-    await pipeline([...stages, createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: streamChunk })]);
+    // flush: the file is fsynced before it is closed, and its folder after.
+    await pipeline([...stages, createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: streamChunk, flush: true })]);
+    await fsyncDirectory(path.dirname(target));
   } catch (error) {
     throw damaged(entry, (error as Error).message);
   }

@@ -4,8 +4,6 @@
 // store write that ends the job. The old content is removed only after that write; a crash before
 // it leaves the old content live and the staging folder is swept at the next start.
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
@@ -23,7 +21,6 @@ import { FileWriterThread } from './file-writer.ts';
 import { TaskPool } from './task-pool.ts';
 import { inspectSnapshot, openZip, readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
 
-const execFileAsync = promisify(execFile);
 /**
  * Entries in flight at once: enough that the file writer thread always has files waiting while
  * the next are read and inflated, and large ones stream through the thread pool meanwhile.
@@ -105,11 +102,7 @@ export class CellImporter {
       await mkdir(davRoot, { recursive: true });
       const pool = new TaskPool(extractConcurrency);
       const files = new FileWriterThread();
-      const flush = new BackgroundFlush(staging);
-      const onBytes = (bytes: number) => {
-        progress.add(bytes);
-        flush.add(bytes);
-      };
+      const onBytes = (bytes: number) => progress.add(bytes);
       try {
         for await (const entry of walk(zip)) {
           const entryPath = entry.fileName;
@@ -126,12 +119,13 @@ export class CellImporter {
             await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
           });
         }
+        await pool.drain();
+        // What the file writer thread wrote is on disk once this resolves (its own syncs only).
+        await files.flush();
       } finally {
         await pool.drain().catch(() => {});
         await files.close();
-        await flush.settle();
       }
-      await pool.drain();
       for (const box of [mainBoxName, ...document.boxes.map((record) => record._id)]) {
         const dir = path.join(davRoot, box);
         await mkdir(dir, { recursive: true });
@@ -141,10 +135,9 @@ export class CellImporter {
       const cellPmeta = await open(path.join(davRoot, '.pmeta'), 'r').then(async (handle) => { await handle.close(); return true; }, () => false);
       if (!cellPmeta) await writeFileDurably(path.join(davRoot, '.pmeta'), JSON.stringify(newPmetaFor('Cell')));
       await writeFileDurably(path.join(staging, 'odata.json'), JSON.stringify(document));
-      // One sync of the whole file system instead of an fsync per file: the swap must never
-      // point at data that a power cut could still take away. The background flushes left it
-      // little to write.
-      await syncFileSystem(staging);
+      // The swap must never point at data that a power cut could still take away: the files
+      // and their folders were synced as they were written; these folders hold the rest.
+      for (const folder of [davRoot, staging, path.dirname(staging)]) await fsyncDirectory(folder);
     } finally {
       zip.close();
     }
@@ -228,45 +221,6 @@ export class CellImporter {
     if (!checksums.matches(name, written.size, written.sha256)) throw new CellarError('PR400-SN-0005', name);
   }
 
-}
-
-/** Extracted bytes after which the file system is flushed again in the background. */
-export const flushEveryBytes = 64 * 1024 * 1024;
-
-/**
- * Flushes the file system in the background while the extraction goes on, at most one flush at a
- * time, so that the sync before the swap finds little left to write (bench corpus: that sync took
- * 0.2-0.4 s, and about 0.03 s after background flushes). A background flush's errors are left to
- * the final sync, which reports them.
- */
-export class BackgroundFlush {
-  #written = 0;
-  #flushedAt = 0;
-  #running: Promise<void> | undefined;
-  /** Flushes started so far. */
-  started = 0;
-
-  constructor(private readonly dir: string) {}
-
-  add(bytes: number): void {
-    this.#written += bytes;
-    if (this.#running || this.#written - this.#flushedAt < flushEveryBytes) return;
-    this.#flushedAt = this.#written;
-    this.started += 1;
-    this.#running = execFileAsync('sync', ['--file-system', this.dir]).then(() => {}, () => {}).finally(() => {
-      this.#running = undefined;
-    });
-  }
-
-  /** Waits for the flush under way, if any. */
-  async settle(): Promise<void> {
-    await this.#running;
-  }
-}
-
-async function syncFileSystem(dir: string): Promise<void> {
-  await execFileAsync('sync', ['--file-system', dir]);
-  await fsyncDirectory(dir);
 }
 
 /** The central directory again, one entry at a time; its errors said as the inspection says them. */
