@@ -1,7 +1,7 @@
 // The part of an export that writes the zip (spec §8): given the cell's WebDAV root and the small
 // entries the main thread prepared (manifest, cell record, .pjson files), it walks the tree and
-// streams it into a temporary file. It runs on the export's own thread (zip-thread.ts), so that
-// archiver's work, and its pauses, never hold up the requests the unit serves meanwhile.
+// writes it into a temporary file. It runs on the export's own thread (zip-thread.ts), so that
+// its work never holds up the requests the unit serves meanwhile.
 import { errorBody, CellarError, type PersoniumErrorBody } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, webdavFolder } from '../../core/export-format.ts';
 import { measureTree, walkTree } from './cell-tree.ts';
