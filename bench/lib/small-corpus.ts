@@ -16,8 +16,16 @@ export interface SmallCorpusSummary {
   bytes: number;
 }
 
+export interface SmallCorpusOptions {
+  seed: number;
+  /** Sizes of the files, drawn evenly between these. */
+  minBytes: number;
+  maxBytes: number;
+}
+
 /** Writes `files` small files below `boxDir` (a box's folder, which must exist). */
-export function writeSmallCorpus(boxDir: string, files: number, seed = 7): SmallCorpusSummary {
+export function writeSmallCorpus(boxDir: string, files: number, options: Partial<SmallCorpusOptions> = {}): SmallCorpusSummary {
+  const { seed = 7, minBytes = 1024, maxBytes = 4096 } = options;
   const random = seeded(seed);
   const pool = textPool(random, 4 * 1024 * 1024);
   const summary: SmallCorpusSummary = { files: 0, folders: 0, bytes: 0 };
@@ -28,7 +36,7 @@ export function writeSmallCorpus(boxDir: string, files: number, seed = 7): Small
       writeFileSync(path.join(folder, '.pmeta'), JSON.stringify(newPmeta('col.webdav')));
       summary.folders += 1;
     }
-    const size = 1024 + Math.floor(random() * 3 * 1024);
+    const size = minBytes + Math.floor(random() * (maxBytes - minBytes));
     const isText = index % 4 !== 3;
     const start = Math.floor(random() * (pool.length - size));
     const content = isText ? pool.subarray(start, start + size) : randomBytes(size);
