@@ -64,7 +64,7 @@ async function smallFilesShape(files: number, log: (line: string) => void): Prom
     const source = await cellRecord(dataDir, 'source');
     const davRoot = path.join(dataDir, 'cells', source.id, source.contentId, 'dav');
     const area = path.join(dataDir, 'snapshots', source.id);
-    const corpus = writeSmallCorpus(path.join(davRoot, '__'), files);
+    const corpus = await writeSmallCorpus(path.join(davRoot, '__'), files);
     log(`  ${files} files of 1-4 KB in folders of 500 (${(corpus.bytes / 1e6).toFixed(1)} MB):`);
 
     let zipZipMb = 0;

@@ -44,7 +44,7 @@ test('200,000 entries export and import with the server heap limited to 192 MB, 
     t.log(`${what}: ${((performance.now() - phase) / 1000).toFixed(1)} s`);
     phase = performance.now();
   };
-  writeSmallCorpus(path.join(sourceDav, '__'), files, { minBytes: 8, maxBytes: 64 });
+  await writeSmallCorpus(path.join(sourceDav, '__'), files, { minBytes: 8, maxBytes: 64 });
   lap('cell written');
 
   t.is((await call(`${base}/many/__export`, 'POST', { Name: 'many' })).status, 202);

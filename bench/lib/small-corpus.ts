@@ -1,7 +1,9 @@
 // The many-small-files corpus: files of 1–4 KB (three in four text, one in four random bytes) in
 // collections of 500, each file a resource folder with `.pmeta` and `content` in Personium's
-// layout, so every file is three zip entries. Written with synchronous calls and no fsync: it is
-// generated for one run in a temporary folder and never committed.
+// layout, so every file is three zip entries. Written with synchronous calls and no fsync, a
+// folder at a time with a turn of the event loop between folders (so that the caller's open
+// connections notice the server closing them): it is generated for one run in a temporary
+// folder and never committed.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -24,7 +26,7 @@ export interface SmallCorpusOptions {
 }
 
 /** Writes `files` small files below `boxDir` (a box's folder, which must exist). */
-export function writeSmallCorpus(boxDir: string, files: number, options: Partial<SmallCorpusOptions> = {}): SmallCorpusSummary {
+export async function writeSmallCorpus(boxDir: string, files: number, options: Partial<SmallCorpusOptions> = {}): Promise<SmallCorpusSummary> {
   const { seed = 7, minBytes = 1024, maxBytes = 4096 } = options;
   const random = seeded(seed);
   const pool = textPool(random, 4 * 1024 * 1024);
@@ -32,6 +34,7 @@ export function writeSmallCorpus(boxDir: string, files: number, options: Partial
   for (let index = 0; index < files; index += 1) {
     const folder = path.join(boxDir, `folder${String(Math.floor(index / filesPerFolder)).padStart(4, '0')}`);
     if (index % filesPerFolder === 0) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
       mkdirSync(folder);
       writeFileSync(path.join(folder, '.pmeta'), JSON.stringify(newPmeta('col.webdav')));
       summary.folders += 1;
