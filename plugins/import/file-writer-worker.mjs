@@ -2,42 +2,58 @@
 // synchronous calls, one after the other, in the order they arrive, and answers each request
 // with its id and, when it failed, the error's code and message. The buffers come back with the
 // answers, for the next files. Every file it writes is fdatasynced, and every folder it wrote
-// into fsynced once complete (folder-syncs.mjs), on the thread pool while the next files are
-// written: a `flush` request is answered once all of it is on disk, so the import waits for its
+// into fsynced once complete (folder-syncs.mjs), by sync threads of its own (sync-worker.mjs)
+// while the next files are written: a `flush` request is answered once all of it is on disk, so the import waits for its
 // own files only, never for what other programs left unwritten on the same disk. Plain
 // JavaScript, so that the thread starts in a few milliseconds without the TypeScript loader.
-import { close, closeSync, fdatasync, fsync, mkdirSync, open, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
 import { FolderSyncs } from './folder-syncs.mjs';
 
-/** Syncs waiting on the thread pool at most; past this the thread waits before writing more. */
-const syncsInFlight = 16;
+/** Syncs handed out and not done at most; past this the thread waits before writing more. */
+const syncsInFlight = 64;
+/** Threads that sync: concurrent syncs of one file system share its journal commits. */
+const syncThreads = 3;
+/** Syncs sent to a sync thread at once. */
+const syncBatch = 8;
 
 const folders = new FolderSyncs();
+const syncers = Array.from({ length: syncThreads }, () => new Worker(new URL('./sync-worker.mjs', import.meta.url)));
+let nextSyncer = 0;
+let batch = [];
 let inFlight = 0;
 let syncFailure;
 let wakeUp;
 
-function settled(error) {
-  inFlight -= 1;
-  if (error && !syncFailure) syncFailure = error;
-  wakeUp?.();
+for (const syncer of syncers) {
+  syncer.on('message', ({ done, error }) => {
+    inFlight -= done;
+    if (error && !syncFailure) syncFailure = Object.assign(new Error(error.message), { code: error.code });
+    wakeUp?.();
+  });
+  // A sync thread that stops answers nothing more: what it held can no longer be waited for.
+  syncer.on('error', (error) => {
+    syncFailure ??= error;
+    wakeUp?.();
+  });
 }
 
-function syncFile(fd) {
+function sendSyncs() {
+  if (batch.length === 0) return;
+  syncers[nextSyncer].postMessage(batch);
+  nextSyncer = (nextSyncer + 1) % syncers.length;
+  batch = [];
+}
+
+function sync(target, folder) {
   inFlight += 1;
-  fdatasync(fd, (error) => close(fd, () => settled(error)));
+  batch.push({ path: target, folder });
+  if (batch.length >= syncBatch) sendSyncs();
 }
 
 function syncFolders(list) {
-  for (const folder of list) {
-    inFlight += 1;
-    open(folder, 'r', (openError, fd) => {
-      if (openError) return settled(openError);
-      fsync(fd, (error) => close(fd, () => settled(error)));
-    });
-  }
+  for (const folder of list) sync(folder, true);
 }
 
 function touched(folder) {
@@ -46,7 +62,8 @@ function touched(folder) {
 
 /** Waits until at most `limit` syncs are in flight. */
 async function syncsBelow(limit) {
-  while (inFlight > limit) await new Promise((resolve) => { wakeUp = resolve; });
+  sendSyncs();
+  while (inFlight > limit && !syncFailure) await new Promise((resolve) => { wakeUp = resolve; });
   wakeUp = undefined;
 }
 
@@ -71,12 +88,11 @@ function writeNew(target, data) {
   }
   try {
     for (let at = 0; at < data.length;) at += writeSync(fd, data, at, data.length - at);
-  } catch (error) {
+  } finally {
     closeSync(fd);
-    throw error;
   }
   touched(path.dirname(target));
-  syncFile(fd);
+  sync(target, false);
 }
 
 async function handle(requests) {

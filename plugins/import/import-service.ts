@@ -4,7 +4,7 @@
 // store write that ends the job. The old content is removed only after that write; a crash before
 // it leaves the old content live and the staging folder is swept at the next start.
 import { createHash } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
 import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
@@ -18,6 +18,7 @@ import type { CellRecord } from '../../core/store.ts';
 import { newContentId } from '../../core/store.ts';
 import { writeEntry } from './entry-writer.ts';
 import { FileWriterThread } from './file-writer.ts';
+import { removeTree } from './remove-tree.ts';
 import { TaskPool } from './task-pool.ts';
 import { inspectSnapshot, openZip, readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
 
@@ -82,12 +83,12 @@ export class CellImporter {
       status.reportProgress(cellId, 100);
       await status.importSucceeded(cellId, contentId);
       contents.forget(oldDir);
-      await rm(oldDir, { recursive: true, force: true });
+      await removeTree(oldDir);
       logger.info({ cellId, name }, 'cell import done');
     } catch (error) {
       const body = signal.aborted ? errorBody('PR503-SV-0002') : bodyOfAnyError(error);
       logger.warn({ cellId, name, err: error, code: body.code }, 'cell import failed');
-      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      await removeTree(staging).catch(() => {});
       await status.importFailed(cellId, body).catch((failure: unknown) => logger.error({ cellId, err: failure }, 'could not record the failed import'));
     }
   }
