@@ -7,12 +7,15 @@
 // larger files stream. The central directory and 00_checksums.json are spooled to hidden files
 // beside the zip, so memory stays flat whatever the number of entries.
 import { hash as digest, createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { once } from 'node:events';
 import { createDeflateRaw, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
+import { incompressibleRatio, isCompressible, looksRandom, readSmall, readWhole, SizeChangedError, smallFileBytes } from './entry-reads.ts';
 import { promisify } from 'node:util';
 import { CentralDirectorySpool, writeAll } from './central-directory.ts';
 import { ChecksumSpool } from './checksum-spool.ts';
+
+export { incompressibleRatio, isCompressible, looksRandom, SizeChangedError, smallFileBytes };
 import { dosDateTime, endRecords, localHeaderLength, max32, methodDeflated, methodStored, writeLocalHeader, type EntryRecord } from './zip-records.ts';
 
 const deflateAsync = promisify(deflateRaw);
@@ -28,8 +31,6 @@ export const probeBytes = 16 * 1024;
  * 20 µs of zlib set-up each (measured), and a cell has one `.pmeta` per resource.
  */
 export const storeBelowBytes = 1024;
-/** A block that deflates to more than this share of its size is stored, not deflated. */
-export const incompressibleRatio = 0.97;
 /** Past this, offsets and sizes need ZIP64 records (the 32-bit fields top out at 0xFFFFFFFF). */
 export const zip64Threshold = max32;
 /** Files from this size on get ZIP64 sizes in their local header: their deflated size is known only after. */
@@ -40,8 +41,6 @@ export const queuedEntries = 32;
 export const queuedBytes = 8 * 1024 * 1024;
 /** Files up to this size are read whole; larger ones stream. */
 export const wholeFileBytes = 4 * 1024 * 1024;
-/** Files up to this size are also deflated here, synchronously: zlib's thread would cost more than the work. */
-export const smallFileBytes = 64 * 1024;
 /** zlib's largest hash table: the same output, about 10% faster at level 1 on text (measured). */
 export const deflateMemLevel = 9;
 /** Read chunk of streamed (larger) files, and zlib's output chunk. */
@@ -60,42 +59,6 @@ export interface ZipWriterOptions {
   onBytes?: (bytes: number) => void;
   /** Stops the archive at the next entry. */
   signal?: AbortSignal;
-}
-
-/** A file's size changed between the walk and the read: the cell was not what was measured. */
-export class SizeChangedError extends Error {}
-
-/**
- * Whether a file whose first block is `head` is worth deflating. Tested at level 1, the cheapest:
- * what level 1 cannot shrink, no level shrinks enough to pay for itself.
- */
-export function isCompressible(head: Buffer): boolean {
-  if (head.length === 0) return false;
-  return deflateRawSync(head, { level: 1 }).length <= head.length * incompressibleRatio;
-}
-
-/** Bytes sampled by looksRandom, and the distinct values among them past which they look random. */
-const sampleBytes = 512;
-const randomDistinct = 170;
-
-/**
- * Whether a small entry looks like random bytes (compressed media, keys), which deflate cannot
- * shrink: 512 random bytes hold about 220 distinct values, text and JSON (UTF-8 too) far fewer.
- * Counting them costs a few µs, deflating a 4 KiB entry in vain tens. A wrong guess costs only size.
- */
-export function looksRandom(bytes: Buffer): boolean {
-  const sample = Math.min(bytes.length, sampleBytes);
-  if (sample < sampleBytes) return false;
-  const seen = new Uint8Array(256);
-  let distinct = 0;
-  for (let index = 0; index < sample; index += 1) {
-    const value = bytes[index]!;
-    if (seen[value] === 0) {
-      seen[value] = 1;
-      distinct += 1;
-    }
-  }
-  return distinct > randomDistinct;
 }
 
 /** An entry whose bytes are ready, or being deflated, waiting to be written in order. */
@@ -423,39 +386,6 @@ export class SnapshotZipWriter {
 
   #throwIfFailed(): void {
     if (this.#failure) throw this.#failure;
-  }
-}
-
-/** Read buffer of small files, copied out at their size: most files of a cell are a few KiB. */
-const scratch = Buffer.allocUnsafe(smallFileBytes + 1);
-
-/** A file's bytes when it has at most smallFileBytes; otherwise only its size. */
-function readSmall(filePath: string): { bytes?: Buffer; size: number } {
-  const fd = openSync(filePath, 'r');
-  try {
-    let filled = 0;
-    for (let read = -1; read !== 0 && filled < scratch.length; filled += read) read = readSync(fd, scratch, filled, scratch.length - filled, filled);
-    if (filled <= smallFileBytes) return { bytes: Buffer.from(scratch.subarray(0, filled)), size: filled };
-    return { size: fstatSync(fd).size };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Reads a file of `size` bytes whole; a file that is now shorter or longer is an error. */
-function readWhole(filePath: string, size: number, name: string): Buffer {
-  const fd = openSync(filePath, 'r');
-  try {
-    // One byte more than expected, so a file that grew is noticed without reading all of it.
-    const content = Buffer.allocUnsafe(size + 1);
-    let filled = 0;
-    for (let read = -1; read !== 0 && filled < content.length; filled += read) {
-      read = readSync(fd, content, filled, content.length - filled, filled);
-    }
-    if (filled !== size) throw new SizeChangedError(`${name} changed size while it was exported`);
-    return content.subarray(0, size);
-  } finally {
-    closeSync(fd);
   }
 }
 
