@@ -1,8 +1,10 @@
 // `npm run bench`: every benchmark, one after the other, each against its reference tool in the
 // same run (the soak against its goals). Data is generated into temporary folders and removed
 // afterwards; nothing is committed. `npm run bench -- soak import` runs only the benches named.
+import { exportStatusBench } from './export-status.ts';
 import { exportBench } from './export.ts';
 import { importBench } from './import.ts';
+import { smallFilesBench } from './small-files.ts';
 import { snapshotGetBench } from './snapshot-get.ts';
 import { snapshotPropfindBench } from './snapshot-propfind.ts';
 import { soakBench } from './soak.ts';
@@ -12,6 +14,8 @@ const all: Array<[string, string, () => Promise<{ passed: boolean }>]> = [
   ['snapshot-get', 'snapshot GET', () => snapshotGetBench()],
   ['export', 'export', () => exportBench()],
   ['import', 'import', () => importBench()],
+  ['small-files', 'many small files', () => smallFilesBench()],
+  ['export-status', 'GET __export during a 3 GB export', () => exportStatusBench()],
   ['soak', 'soak', () => soakBench()],
 ];
 const chosen = process.argv.slice(2);

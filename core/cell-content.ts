@@ -13,6 +13,7 @@ import { access, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promis
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { confine } from './confine.ts';
+import { removeTree } from './remove-tree.ts';
 import { DurableJsonFile, writeFileDurably } from './json-file.ts';
 import { newContentId, type CellRecord } from './store.ts';
 
@@ -229,5 +230,5 @@ export async function discard(dir: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  await rm(aside, { recursive: true, force: true });
+  await removeTree(aside);
 }

@@ -53,7 +53,7 @@ function lognormalSizes(random: () => number, options: CorpusOptions): number[] 
 }
 
 /** Word salad: words of 2–10 letters from a fixed vocabulary, in sentences and lines. */
-function textPool(random: () => number, bytes: number): Buffer {
+export function textPool(random: () => number, bytes: number): Buffer {
   const letters = 'etaoinshrdlcumwfgypbvkjxqz';
   const vocabulary = Array.from({ length: 4000 }, () => {
     const length = 2 + Math.floor(random() * 9);

@@ -29,8 +29,9 @@ async function startArguments(): Promise<string[]> {
   return args;
 }
 
-export async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, await startArguments(), {
+/** Starts the server as `npm start` does; `nodeFlags` go before the start script's own. */
+export async function startServer(dataDir: string, port: number, nodeFlags: string[] = []): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, ...(await startArguments())], {
     cwd: repository,
     env: { ...process.env, CELLAR_DATA_DIR: dataDir, CELLAR_PORT: String(port), CELLAR_HOST: '127.0.0.1', CELLAR_MASTER_TOKEN: token, CELLAR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -1,12 +1,12 @@
-// The part of an export that writes the zip (spec §8): given the cell's WebDAV root and the small
+// The part of an export that writes the zip: given the cell's WebDAV root and the small
 // entries the main thread prepared (manifest, cell record, .pjson files), it walks the tree and
-// streams it into a temporary file. It runs on the export's own thread (zip-thread.ts), so that
-// archiver's work, and its pauses, never hold up the requests the unit serves meanwhile.
+// writes it into a temporary file. It runs on the export's own thread (zip-thread.ts), so that
+// its work never holds up the requests the unit serves meanwhile.
 import { errorBody, isPersoniumError, personiumErrorOf, type PersoniumErrorBody } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, webdavFolder } from '../../core/export-format.ts';
 import { measureTree, walkTree } from './cell-tree.ts';
 import { ExportProgress } from './progress.ts';
-import { SizeChangedError, SnapshotZipWriter, zip64Threshold } from './zip-writer.ts';
+import { SizeChangedError, SnapshotZipWriter } from './zip-writer.ts';
 
 /** What the zip is made of; plain data, so that it can go to another thread. */
 export interface ZipJobInput {
@@ -41,22 +41,31 @@ export function failureBody(error: unknown, entry: string | undefined, signal: A
   return errorBody('PR500-SV-0000');
 }
 
+/** Longest run of entries without a turn of the thread's event loop. */
+const yieldAfterMs = 10;
+
 /** Writes the zip into `input.temp`; throws a PersoniumError with the `.error` body, the temporary file then closed. */
 export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): Promise<void> {
   const { signal } = hooks;
   let position: string | undefined;
   let writer: SnapshotZipWriter | undefined;
   try {
-    const tree = await measureTree(input.davRoot);
+    const tree = measureTree(input.davRoot);
     const smallBytes = input.odata.reduce((sum, { text }) => sum + Buffer.byteLength(text), input.cellJson.length + 1024);
     const progress = new ExportProgress(tree.bytes + smallBytes, tree.files + tree.directories + input.odata.length + 4, hooks.onProgress);
-    // ZIP64 end records when the archive may pass 4 GiB (stored entries add headers to the data).
-    const forceZip64 = tree.bytes + smallBytes + (tree.files + tree.directories) * 256 >= zip64Threshold;
-    const zip = new SnapshotZipWriter(input.temp, { level: input.level, forceZip64, date: new Date(input.createdAt), signal, onBytes: progress.addBytes });
+    // ZIP64 records are written where they are needed: on an entry past 4 GiB, at the end for more
+    // than 65,535 entries or an archive past 4 GiB.
+    const zip = new SnapshotZipWriter(input.temp, { level: input.level, forceZip64: false, date: new Date(input.createdAt), signal, onBytes: progress.addBytes });
     writer = zip;
+    let turnStarted = performance.now();
     const entry = async (name: string, add: () => Promise<void>) => {
       position = name;
-      await hooks.beforeEntry?.(name);
+      if (hooks.beforeEntry) await hooks.beforeEntry(name);
+      else if (performance.now() - turnStarted > yieldAfterMs) {
+        // Lets the thread's messages in (a stop from the main thread) between runs of entries.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turnStarted = performance.now();
+      }
       signal.throwIfAborted();
       await add();
       progress.addEntry();
@@ -66,10 +75,14 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
     await entry(odataFolder, () => zip.addDirectory(odataFolder));
     await entry(cellEntry, () => zip.addBuffer(cellEntry, input.cellJson));
     for (const { file, text } of input.odata) await entry(`${odataFolder}${file}`, () => zip.addBuffer(`${odataFolder}${file}`, text));
-    for await (const item of walkTree(input.davRoot)) {
-      const name = `${webdavFolder}${item.relative}${item.kind === 'directory' && item.relative ? '/' : ''}`;
-      if (item.kind === 'directory') await entry(name, () => zip.addDirectory(name));
-      else await entry(name, () => zip.addFile(name, item.absolute, item.size));
+    for (const item of walkTree(input.davRoot)) {
+      if (item.kind === 'directory') {
+        const name = `${webdavFolder}${item.relative}${item.relative ? '/' : ''}`;
+        await entry(name, () => zip.addDirectory(name));
+      } else {
+        const name = `${webdavFolder}${item.relative}`;
+        await entry(name, () => zip.addFile(name, item.absolute));
+      }
     }
     position = checksumsEntry;
     await zip.finish(checksumsEntry);

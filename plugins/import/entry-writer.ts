@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { isOutOfSpace, personiumError, type PersoniumError } from '../../core/errors.ts';
+import { fsyncDirectory } from '../../core/json-file.ts';
 import { readAt } from './block-reader.ts';
 import type { FileWriterThread } from './file-writer.ts';
 
@@ -23,7 +24,8 @@ const streamChunk = 256 * 1024;
 
 export interface Written {
   size: number;
-  sha256: string;
+  /** Raw bytes. */
+  sha256: Buffer;
 }
 
 function damaged(entry: Entry, reason: string): PersoniumError {
@@ -90,13 +92,15 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
     const deflated = entry.compressionMethod === 8;
     const raw = await zip.openReadStreamPromise(entry, deflated ? { decompress: false } : {});
     const stages = deflated ? [raw, createInflateRaw({ chunkSize: streamChunk }), meter] as const : [raw, meter] as const;
-    await pipeline([...stages, createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: streamChunk })]);
+    // flush: the file is fsynced before it is closed, and its folder after.
+    await pipeline([...stages, createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: streamChunk, flush: true })]);
+    await fsyncDirectory(path.dirname(target));
   } catch (error) {
     // A full disk is not a damaged zip: it keeps its errno for the one mapping to 507.
     if (isOutOfSpace(error)) throw error;
     throw damaged(entry, (error as Error).message);
   }
-  return { size, sha256: hash.digest('hex') };
+  return { size, sha256: hash.digest() };
 }
 
 export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, progress: (bytes: number) => void): Promise<Written> {
@@ -104,7 +108,7 @@ export async function writeEntry(zip: ZipFile, entry: Entry, target: string, fil
   const { written, size, sha256 } = await withBuffer(async (memory) => {
     const data = await readWhole(zip, entry, memory);
     // `write` copies the data before it returns, so the reused buffer is free while the file is written.
-    return { written: files.write(target, data), size: data.length, sha256: createHash('sha256').update(data).digest('hex') };
+    return { written: files.write(target, data), size: data.length, sha256: createHash('sha256').update(data).digest() };
   });
   await written;
   progress(size);

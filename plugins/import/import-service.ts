@@ -4,15 +4,14 @@
 // store write that ends the job. The old content is removed only after that write; a crash before
 // it leaves the old content live and the staging folder is swept at the next start.
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
 import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta, type StagedContent } from '../../core/cell-content.ts';
 import { confine } from '../../core/confine.ts';
 import { bodyOf, errorBody, isPersoniumError, personiumError } from '../../core/errors.ts';
-import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine, type SnapshotChecksums } from '../../core/export-format.ts';
+import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine } from '../../core/export-format.ts';
+import type { ChecksumTable } from './key-table.ts';
 import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
 import type { Services } from '../../core/services.ts';
@@ -23,7 +22,6 @@ import { FileWriterThread } from './file-writer.ts';
 import { TaskPool } from './task-pool.ts';
 import { inspectSnapshot, openZip, readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
 
-const execFileAsync = promisify(execFile);
 /**
  * Entries in flight at once: enough that the file writer thread always has files waiting while
  * the next are read and inflated, and large ones stream through the thread pool meanwhile.
@@ -114,11 +112,7 @@ export class CellImporter {
       const { davRoot } = staged;
       const pool = new TaskPool(extractConcurrency);
       const files = new FileWriterThread();
-      const flush = new BackgroundFlush(staged.dir);
-      const onBytes = (bytes: number) => {
-        progress.add(bytes);
-        flush.add(bytes);
-      };
+      const onBytes = (bytes: number) => progress.add(bytes);
       try {
         for await (const entry of walk(zip)) {
           const entryPath = entry.fileName;
@@ -135,17 +129,17 @@ export class CellImporter {
             await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
           });
         }
+        await pool.drain();
+        // What the file writer thread wrote is on disk once this resolves (its own syncs only).
+        await files.flush();
       } finally {
         await pool.drain().catch(() => {});
         await files.close();
-        await flush.settle();
       }
-      await pool.drain();
       await this.unit.contents.completeStaged(staged, document);
-      // One sync of the whole file system instead of an fsync per file: the swap must never
-      // point at data that a power cut could still take away. The background flushes left it
-      // little to write.
-      await syncFileSystem(staged.dir);
+      // The swap must never point at data that a power cut could still take away: the files
+      // and their folders were synced as they were written; these folders hold the rest.
+      for (const folder of [davRoot, staged.dir, path.dirname(staged.dir)]) await fsyncDirectory(folder);
     } finally {
       zip.close();
     }
@@ -153,10 +147,8 @@ export class CellImporter {
 
   /** Every entry 00_checksums.json lists exists; the manifest, read before the 202, is checked here. */
   async #verifyListing(zip: ZipFile, snapshot: InspectedSnapshot): Promise<void> {
-    for (const name of Object.keys(snapshot.checksums)) {
-      if (!snapshot.names.has(name)) throw personiumError('PR400-SN-0006', `${name} is listed in ${checksumsEntry} but missing`);
-    }
-    if (snapshot.checksums[manifestEntry]) checkSum(manifestEntry, await readEntryBytes(zip, snapshot.entries.get(manifestEntry)!), snapshot.checksums);
+    if (snapshot.missingListed !== undefined) throw personiumError('PR400-SN-0006', `${snapshot.missingListed} is listed in ${checksumsEntry} but missing`);
+    if (snapshot.checksums.has(manifestEntry)) checkSum(manifestEntry, await readEntryBytes(zip, snapshot.entries.get(manifestEntry)!), snapshot.checksums);
   }
 
   /** The OData part: Box lines become boxes with new ids; every other line is kept verbatim. */
@@ -211,7 +203,7 @@ export class CellImporter {
     return confine(davRoot, mapped, ...rest);
   }
 
-  async #writeBoxPmeta(zip: ZipFile, entry: Entry, name: string, target: string, checksums: SnapshotChecksums, boxId: string): Promise<void> {
+  async #writeBoxPmeta(zip: ZipFile, entry: Entry, name: string, target: string, checksums: ChecksumTable, boxId: string): Promise<void> {
     const bytes = await readEntryBytes(zip, entry, 1024 * 1024);
     checkSum(name, bytes, checksums);
     const text = bytes.toString('utf8');
@@ -225,52 +217,12 @@ export class CellImporter {
   }
 
   /** One file entry to disk, held against its line in 00_checksums.json. */
-  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, files: FileWriterThread, checksums: SnapshotChecksums, onBytes: (bytes: number) => void): Promise<void> {
-    const expected = checksums[name];
-    if (!expected) throw personiumError('PR400-SN-0005', name);
+  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, files: FileWriterThread, checksums: ChecksumTable, onBytes: (bytes: number) => void): Promise<void> {
+    if (!checksums.has(name)) throw personiumError('PR400-SN-0005', name);
     const written = await writeEntry(zip, entry, target, files, onBytes);
-    if (written.size !== expected.size || written.sha256 !== expected.sha256) throw personiumError('PR400-SN-0005', name);
+    if (!checksums.matches(name, written.size, written.sha256)) throw personiumError('PR400-SN-0005', name);
   }
 
-}
-
-/** Extracted bytes after which the file system is flushed again in the background. */
-export const flushEveryBytes = 64 * 1024 * 1024;
-
-/**
- * Flushes the file system in the background while the extraction goes on, at most one flush at a
- * time, so that the sync before the swap finds little left to write (bench corpus: that sync took
- * 0.2-0.4 s, and about 0.03 s after background flushes). A background flush's errors are left to
- * the final sync, which reports them.
- */
-export class BackgroundFlush {
-  #written = 0;
-  #flushedAt = 0;
-  #running: Promise<void> | undefined;
-  /** Flushes started so far. */
-  started = 0;
-
-  constructor(private readonly dir: string) {}
-
-  add(bytes: number): void {
-    this.#written += bytes;
-    if (this.#running || this.#written - this.#flushedAt < flushEveryBytes) return;
-    this.#flushedAt = this.#written;
-    this.started += 1;
-    this.#running = execFileAsync('sync', ['--file-system', this.dir]).then(() => {}, () => {}).finally(() => {
-      this.#running = undefined;
-    });
-  }
-
-  /** Waits for the flush under way, if any. */
-  async settle(): Promise<void> {
-    await this.#running;
-  }
-}
-
-async function syncFileSystem(dir: string): Promise<void> {
-  await execFileAsync('sync', ['--file-system', dir]);
-  await fsyncDirectory(dir);
 }
 
 /** The central directory again, one entry at a time; its errors said as the inspection says them. */
@@ -282,9 +234,8 @@ async function* walk(zip: ZipFile): AsyncGenerator<Entry> {
   }
 }
 
-function checkSum(name: string, bytes: Buffer, checksums: SnapshotChecksums): void {
-  const expected = checksums[name];
-  if (!expected || expected.size !== bytes.length || createHash('sha256').update(bytes).digest('hex') !== expected.sha256) {
+function checkSum(name: string, bytes: Buffer, checksums: ChecksumTable): void {
+  if (!checksums.matches(name, bytes.length, createHash('sha256').update(bytes).digest())) {
     throw personiumError('PR400-SN-0005', name);
   }
 }

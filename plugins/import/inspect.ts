@@ -5,7 +5,9 @@
 import type { Entry, ZipFile } from 'yauzl';
 import { openBlockZip } from './block-reader.ts';
 import { isPersoniumError, personiumError, type PersoniumError } from '../../core/errors.ts';
-import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, snapshotExportVersion, webdavFolder, type SnapshotChecksums, type SnapshotManifest } from '../../core/export-format.ts';
+import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, snapshotExportVersion, webdavFolder, type SnapshotManifest } from '../../core/export-format.ts';
+import { readChecksumList } from './checksum-list.ts';
+import { KeySet, nameKey, type ChecksumTable } from './key-table.ts';
 
 export interface ImportLimits {
   maxEntries: number;
@@ -14,12 +16,14 @@ export interface ImportLimits {
 }
 
 export interface InspectedSnapshot {
-  /** The name of every entry. */
-  names: Set<string>;
+  /** The key of every entry's name (key-table.ts). */
+  names: KeySet;
   /** The entries outside 20_webdav/ (manifest, checksums, OData), by name; the tree's are walked again when extracted, so memory does not hold one Entry per file. */
   entries: Map<string, Entry>;
   manifest: SnapshotManifest;
-  checksums: SnapshotChecksums;
+  checksums: ChecksumTable;
+  /** The first name 00_checksums.json lists that is no entry of the zip. */
+  missingListed: string | undefined;
   totalBytes: number;
 }
 
@@ -81,6 +85,18 @@ export async function readSmallEntry(zip: ZipFile, entry: Entry, limit = smallEn
   return (await readEntryBytes(zip, entry, limit)).toString('utf8');
 }
 
+/** An entry's bytes as they inflate; its errors said as PR400-SN-0006 naming it. */
+async function* entryStream(zip: ZipFile, entry: Entry): AsyncGenerator<Buffer> {
+  const stream = await zip.openReadStreamPromise(entry).catch((error: Error) => {
+    throw personiumError('PR400-SN-0006', `${entryName(entry)}: ${error.message}`);
+  });
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (error) {
+    throw personiumError('PR400-SN-0006', `${entryName(entry)}: ${(error as Error).message}`);
+  }
+}
+
 /** A small entry's bytes (a manifest, a `.pjson`, a `.pmeta`), with a size limit. */
 export async function readEntryBytes(zip: ZipFile, entry: Entry, limit = smallEntryLimit): Promise<Buffer> {
   if (entry.uncompressedSize > limit) throw personiumError('PR400-SN-0003', limit);
@@ -104,17 +120,18 @@ function parseJson(text: string): unknown {
   }
 }
 
-async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names: Set<string>; entries: Map<string, Entry>; totalBytes: number }> {
+async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names: KeySet; entries: Map<string, Entry>; totalBytes: number; files: number }> {
   if (zip.entryCount > limits.maxEntries) throw personiumError('PR400-SN-0002', limits.maxEntries);
-  const names = new Set<string>();
+  const names = new KeySet(zip.entryCount);
   const entries = new Map<string, Entry>();
   let totalBytes = 0;
+  let files = 0;
   try {
     for await (const entry of zip.eachEntry()) {
       const name = entryName(entry);
       const unsafe = unsafeName(name) ?? outsideLayout(name);
       if (unsafe) throw personiumError('PR400-SN-0001', name, unsafe);
-      if (names.has(name)) throw personiumError('PR400-SN-0001', name, 'duplicate entry name');
+      if (names.insert(nameKey(name)).existed) throw personiumError('PR400-SN-0001', name, 'duplicate entry name');
       const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
       if (mode === S_IFLNK) throw personiumError('PR400-SN-0001', name, 'symbolic link');
       if (entry.generalPurposeBitFlag & 0x1) throw personiumError('PR400-SN-0001', name, 'encrypted entry');
@@ -125,21 +142,21 @@ async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names:
       if (entry.uncompressedSize > ratioFloorBytes && entry.uncompressedSize > limits.maxCompressionRatio * Math.max(entry.compressedSize, 1)) {
         throw personiumError('PR400-SN-0004', name, limits.maxCompressionRatio);
       }
-      names.add(name);
+      if (!name.endsWith('/')) files += 1;
       if (!name.startsWith(webdavFolder)) entries.set(name, entry);
     }
   } catch (error) {
     if (isPersoniumError(error)) throw error;
     throw walkError(error as Error);
   }
-  return { names, entries, totalBytes };
+  return { names, entries, totalBytes, files };
 }
 
 /** Judges the stored snapshot; throws the error the client gets. Closes the zip. */
 export async function inspectSnapshot(file: string, limits: ImportLimits): Promise<InspectedSnapshot> {
   const zip = await openZip(file);
   try {
-    const { names, entries, totalBytes } = await readEntries(zip, limits);
+    const { names, entries, totalBytes, files } = await readEntries(zip, limits);
     const manifestZipEntry = entries.get(manifestEntry);
     if (!manifestZipEntry) throw personiumError('PR400-MC-0001', manifestEntry);
     const manifest = parseJson(await readSmallEntry(zip, manifestZipEntry, 1024 * 1024)) as SnapshotManifest;
@@ -149,10 +166,9 @@ export async function inspectSnapshot(file: string, limits: ImportLimits): Promi
     }
     const required = [checksumsEntry, cellEntry, ...pjsonFiles.map(([name]) => `${odataFolder}${name}`)];
     for (const name of required) if (!entries.has(name)) throw personiumError('PR400-MC-0001', name);
-    if (!names.has(`${webdavFolder}.pmeta`)) throw personiumError('PR400-MC-0001', `${webdavFolder}.pmeta`);
-    const checksums = parseJson(await readSmallEntry(zip, entries.get(checksumsEntry)!)) as SnapshotChecksums;
-    if (typeof checksums !== 'object' || checksums === null || Array.isArray(checksums)) throw personiumError('PR400-SN-0006', `${checksumsEntry} is not an object`);
-    return { names, entries, manifest, checksums, totalBytes };
+    if (!names.has(nameKey(`${webdavFolder}.pmeta`))) throw personiumError('PR400-MC-0001', `${webdavFolder}.pmeta`);
+    const { table, missing } = await readChecksumList(await entryStream(zip, entries.get(checksumsEntry)!), names, files, checksumsEntry);
+    return { names, entries, manifest, checksums: table, missingListed: missing, totalBytes };
   } finally {
     zip.close();
   }
