@@ -41,6 +41,18 @@ export function failureBody(error: unknown, entry: string | undefined, signal: A
   return errorBody('PR500-SV-0000');
 }
 
+/** The messages between the main thread and the export thread (zip-thread.ts, zip-thread-worker.ts). */
+export type FromExportThread =
+  | { type: 'progress'; percent: number }
+  | { type: 'before'; entry: string }
+  | { type: 'done' }
+  | { type: 'failed'; body: PersoniumErrorBody };
+
+export type ToExportThread =
+  | { type: 'abort' }
+  | { type: 'go' }
+  | { type: 'refuse'; message: string; code: string | undefined };
+
 /** Longest run of entries without a turn of the thread's event loop. */
 const yieldAfterMs = 10;
 

@@ -2,8 +2,7 @@
 // writeSnapshotZip on the input it was given and reports progress and the outcome as messages.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PersoniumError } from '../../core/errors.ts';
-import { writeSnapshotZip, type ZipJobInput } from './zip-job.ts';
-import type { FromExportThread, ToExportThread } from './zip-thread.ts';
+import { writeSnapshotZip, type ZipJobInput, type FromExportThread, type ToExportThread } from './zip-job.ts';
 
 const port = parentPort!;
 const input = workerData as ZipJobInput & { hooked: boolean };

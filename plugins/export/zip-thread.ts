@@ -4,19 +4,8 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
-import { personiumErrorOf, type PersoniumErrorBody } from '../../core/errors.ts';
-import type { ZipJobHooks, ZipJobInput } from './zip-job.ts';
-
-export type FromExportThread =
-  | { type: 'progress'; percent: number }
-  | { type: 'before'; entry: string }
-  | { type: 'done' }
-  | { type: 'failed'; body: PersoniumErrorBody };
-
-export type ToExportThread =
-  | { type: 'abort' }
-  | { type: 'go' }
-  | { type: 'refuse'; message: string; code: string | undefined };
+import { personiumErrorOf } from '../../core/errors.ts';
+import type { FromExportThread, ToExportThread, ZipJobHooks, ZipJobInput } from './zip-job.ts';
 
 let threadCode: Promise<URL> | undefined;
 
