@@ -36,7 +36,6 @@ const refusedBefore202: Array<[string, () => Buffer, ReturnType<typeof errorBody
   ['no export_version', () => buildZip(snapshotEntries({ manifest: { unit_url: 'x' } })), errorBody('PR400-MC-0003', [2, 'null'])],
   ['a missing .pjson', () => without('10_odata/21_rule.pjson'), errorBody('PR400-MC-0001', ['10_odata/21_rule.pjson'])],
   ['a missing 00_cell.json', () => without('10_odata/00_cell.json'), errorBody('PR400-MC-0001', ['10_odata/00_cell.json'])],
-  ['a missing checksum list', () => without('00_checksums.json'), errorBody('PR400-MC-0001', ['00_checksums.json'])],
 ];
 
 for (const [what, zip, expected] of refusedBefore202) {
@@ -130,4 +129,14 @@ test('a snapshot of another cell imports, ids remapped, unknown lines kept, and 
   t.deepEqual(await readdir(contents.cellDir(cell.id)), [cell.contentId], 'the old content is removed after the swap');
   const props = await unit.as({ method: 'PROPFIND', url: '/cell1/box1/hello.txt', headers: { depth: '0' } });
   t.regex(props.payload, /zcolor[^>]*>red</);
+});
+
+test('a zip without 00_checksums.json (as Personium makes them) is imported, each entry held to its CRC-32', async (t) => {
+  const unit = await unitWithCell();
+  t.teardown(() => unit.stop());
+  await upload(unit, 'plain', without('00_checksums.json'));
+  t.is((await startImport(unit, 'plain')).statusCode, 202);
+  t.deepEqual(await importStatus(unit), { status: 'ready' });
+  t.is((await unit.as({ method: 'GET', url: '/cell1/box1/hello.txt' })).payload, 'hello');
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__/top.txt' })).payload, 'top');
 });

@@ -1,5 +1,6 @@
 // Writes one zip entry to a new file ('wx': never over something) and says what it wrote: its
-// size and SHA-256, for the caller to hold against 00_checksums.json. Small entries (at most
+// size, SHA-256 and CRC-32, for the caller to hold against 00_checksums.json, or against the
+// zip's own CRC-32 when the snapshot has no such list. Small entries (at most
 // 1 MiB), the bulk of a cell, are read from the reader's cached blocks and inflated on the main
 // thread, synchronously (cheaper than a round trip to zlib's thread for so little), and written by
 // the import's file writer thread. Larger entries stream with backpressure, so memory stays flat
@@ -10,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createInflateRaw, inflateRawSync } from 'node:zlib';
+import { crc32, createInflateRaw, inflateRawSync } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { isOutOfSpace, personiumError, type PersoniumError } from '../../core/errors.ts';
 import { fsyncDirectory } from '../../core/json-file.ts';
@@ -26,6 +27,8 @@ export interface Written {
   size: number;
   /** Raw bytes. */
   sha256: Buffer;
+  /** What the zip's own CRC-32 must be, for a snapshot without a SHA-256 list. */
+  crc32: number;
 }
 
 function damaged(entry: Entry, reason: string): PersoniumError {
@@ -73,12 +76,14 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
   const hash = createHash('sha256');
   const declared = entry.uncompressedSize;
   let size = 0;
+  let crc = 0;
   // The expanded size is held to the declared one here, as yauzl's validateEntrySizes would.
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       size += chunk.length;
       if (size > declared) return done(new Error(`too many bytes in the stream. expected ${declared}. got at least ${size}`));
       hash.update(chunk);
+      crc = crc32(chunk, crc);
       progress(chunk.length);
       done(null, chunk);
     },
@@ -100,17 +105,17 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
     if (isOutOfSpace(error)) throw error;
     throw damaged(entry, (error as Error).message);
   }
-  return { size, sha256: hash.digest() };
+  return { size, sha256: hash.digest(), crc32: crc };
 }
 
 export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, progress: (bytes: number) => void): Promise<Written> {
   if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) return streamEntry(zip, entry, target, progress);
-  const { written, size, sha256 } = await withBuffer(async (memory) => {
+  const { written, size, sha256, crc } = await withBuffer(async (memory) => {
     const data = await readWhole(zip, entry, memory);
     // `write` copies the data before it returns, so the reused buffer is free while the file is written.
-    return { written: files.write(target, data), size: data.length, sha256: createHash('sha256').update(data).digest() };
+    return { written: files.write(target, data), size: data.length, sha256: createHash('sha256').update(data).digest(), crc: crc32(data) };
   });
   await written;
   progress(size);
-  return { size, sha256 };
+  return { size, sha256, crc32: crc };
 }

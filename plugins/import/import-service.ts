@@ -4,6 +4,7 @@
 // store write that ends the job. The old content is removed only after that write; a crash before
 // it leaves the old content live and the staging folder is swept at the next start.
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
@@ -89,6 +90,9 @@ export class CellImporter {
       const file = this.unit.snapshots.of(cellId).filePath(`${name}.zip`);
       // Inspected again: the file may have been replaced between the 202 and this start.
       const snapshot = await inspectSnapshot(file, this.settings.limits);
+      if (!snapshot.checksums) {
+        logger.warn({ cellId, name }, `the snapshot has no ${checksumsEntry} (Personium makes none): every entry is held to its own CRC-32 and size instead of a SHA-256`);
+      }
       staged = await contents.stage(cellId);
       await this.#extract(file, snapshot, staged, cellId, signal);
       signal.throwIfAborted();
@@ -108,7 +112,7 @@ export class CellImporter {
     try {
       const progress = new ImportProgress(snapshot.totalBytes, (percent) => this.unit.status.reportProgress(cellId, percent));
       await this.#verifyListing(zip, snapshot);
-      const { document, boxIds } = await this.#readOData(zip, snapshot);
+      const { document, boxIds, ids } = await this.#readOData(zip, snapshot, cellId);
       const { davRoot } = staged;
       const pool = new TaskPool(extractConcurrency);
       const files = new FileWriterThread();
@@ -121,12 +125,13 @@ export class CellImporter {
           await this.#beforeEntry?.(entryPath, signal);
           signal.throwIfAborted();
           const target = this.#targetOf(davRoot, entryPath.slice(webdavFolder.length), boxIds);
-          const boxRoot = /^([^/]+)\/\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
+          // The cell's own `.pmeta` and each box's: their ids become this cell's and the new boxes'.
+          const idOwner = /^(?:([^/]+)\/)?\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
           await pool.add(async () => {
             if (entryPath.endsWith('/')) return files.mkdir(target);
-            if (!boxRoot) return this.#writeFile(zip, entry, entryPath, target, files, snapshot.checksums, onBytes);
+            if (!idOwner) return this.#writeFile(zip, entry, entryPath, target, files, snapshot.checksums, onBytes);
             await mkdir(path.dirname(target), { recursive: true });
-            await this.#writeBoxPmeta(zip, entry, entryPath, target, snapshot.checksums, boxIds.get(boxRoot[1]!) ?? mainBoxName);
+            await this.#writeOwnerPmeta(zip, entry, entryPath, target, snapshot.checksums, idOwner[1] === undefined || idOwner[1] === mainBoxName ? ids : boxIds.get(idOwner[1])!);
           });
         }
         await pool.drain();
@@ -148,15 +153,20 @@ export class CellImporter {
   /** Every entry 00_checksums.json lists exists; the manifest, read before the 202, is checked here. */
   async #verifyListing(zip: ZipFile, snapshot: InspectedSnapshot): Promise<void> {
     if (snapshot.missingListed !== undefined) throw personiumError('PR400-SN-0006', `${snapshot.missingListed} is listed in ${checksumsEntry} but missing`);
-    if (snapshot.checksums.has(manifestEntry)) checkSum(manifestEntry, await readEntryBytes(zip, snapshot.entries.get(manifestEntry)!), snapshot.checksums);
+    const manifest = snapshot.entries.get(manifestEntry)!;
+    if (!snapshot.checksums || snapshot.checksums.has(manifestEntry)) checkSum(manifest, await readEntryBytes(zip, manifest), snapshot.checksums);
   }
 
-  /** The OData part: Box lines become boxes with new ids; every other line is kept verbatim. */
-  async #readOData(zip: ZipFile, snapshot: InspectedSnapshot): Promise<{ document: ODataDocument; boxIds: Map<string, string> }> {
+  /**
+   * The OData part: Box lines become boxes with new ids; every other line is kept, with the ids it
+   * shares with the cell and its boxes (`c`, `b`, `l`; Personium's main box is the cell's id) made
+   * this cell's and the new boxes', as Personium's import rewrites them.
+   */
+  async #readOData(zip: ZipFile, snapshot: InspectedSnapshot, cellId: string): Promise<{ document: ODataDocument; boxIds: Map<string, string>; ids: Map<string, string> }> {
     const verified = async (name: string) => {
       const entry = snapshot.entries.get(name)!;
       const bytes = await readEntryBytes(zip, entry);
-      checkSum(name, bytes, snapshot.checksums);
+      checkSum(entry, bytes, snapshot.checksums);
       return bytes.toString('utf8');
     };
     const cellLine = parseLine('00_cell.json', await verified(cellEntry));
@@ -166,12 +176,13 @@ export class CellImporter {
     const document: ODataDocument = { boxes: [], cellSource: source, preserved: {} };
     const boxIds = new Map<string, string>();
     const now = Date.now();
+    const kept: Array<[string, string[]]> = [];
     for (const [file] of pjsonFiles) {
       const lines = (await verified(`${odataFolder}${file}`)).split('\n').filter((line) => line.trim() !== '');
       if (file !== '10_box.pjson') {
-        // Kept as they are, but each must be a hit, as Personium's import would parse it.
+        // Each must be a hit, as Personium's import would parse it.
         for (const line of lines) parseLine(file, line);
-        if (lines.length) document.preserved[file] = lines;
+        if (lines.length) kept.push([file, lines]);
         continue;
       }
       for (const line of lines) {
@@ -190,7 +201,9 @@ export class CellImporter {
         document.boxes.push(record);
       }
     }
-    return { document, boxIds };
+    const ids = new Map([[cellLine._id, cellId], ...boxIds]);
+    for (const [file, lines] of kept) document.preserved[file] = lines.map((line) => withIds(line, ids));
+    return { document, boxIds, ids };
   }
 
   /** 20_webdav/{box}/... → the staging folder, with the box's old id mapped to its new one. */
@@ -203,9 +216,13 @@ export class CellImporter {
     return confine(davRoot, mapped, ...rest);
   }
 
-  async #writeBoxPmeta(zip: ZipFile, entry: Entry, name: string, target: string, checksums: ChecksumTable, boxId: string): Promise<void> {
+  /**
+   * The `.pmeta` of the cell or of a box, with its id made the target's: a box's its new id; the
+   * cell's and the main box's (Personium gives both the cell's id) this cell's when they name the source cell.
+   */
+  async #writeOwnerPmeta(zip: ZipFile, entry: Entry, name: string, target: string, checksums: ChecksumTable | undefined, id: string | Map<string, string>): Promise<void> {
     const bytes = await readEntryBytes(zip, entry, 1024 * 1024);
-    checkSum(name, bytes, checksums);
+    checkSum(entry, bytes, checksums);
     const text = bytes.toString('utf8');
     let pmeta: Pmeta;
     try {
@@ -213,14 +230,18 @@ export class CellImporter {
     } catch {
       throw personiumError('PR400-CM-0004', `${name}: ${text.slice(0, 200)}`);
     }
-    await writeFileDurably(target, JSON.stringify({ ...pmeta, i: boxId === mainBoxName ? pmeta.i : boxId }));
+    await writeFileDurably(target, JSON.stringify({ ...pmeta, i: typeof id === 'string' ? id : id.get(pmeta.i) ?? pmeta.i }));
   }
 
-  /** One file entry to disk, held against its line in 00_checksums.json. */
-  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, files: FileWriterThread, checksums: ChecksumTable, onBytes: (bytes: number) => void): Promise<void> {
-    if (!checksums.has(name)) throw personiumError('PR400-SN-0005', name);
+  /** One file entry to disk, held against its line in 00_checksums.json, or else its CRC-32. */
+  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, files: FileWriterThread, checksums: ChecksumTable | undefined, onBytes: (bytes: number) => void): Promise<void> {
+    if (checksums && !checksums.has(name)) throw personiumError('PR400-SN-0005', name);
     const written = await writeEntry(zip, entry, target, files, onBytes);
-    if (!checksums.matches(name, written.size, written.sha256)) throw personiumError('PR400-SN-0005', name);
+    if (!checksums) {
+      if (written.crc32 !== entry.crc32) throw crcMismatch(entry);
+    } else if (!checksums.matches(name, written.size, written.sha256)) {
+      throw personiumError('PR400-SN-0005', name);
+    }
   }
 
 }
@@ -234,8 +255,25 @@ async function* walk(zip: ZipFile): AsyncGenerator<Entry> {
   }
 }
 
-function checkSum(name: string, bytes: Buffer, checksums: ChecksumTable): void {
-  if (!checksums.matches(name, bytes.length, createHash('sha256').update(bytes).digest())) {
-    throw personiumError('PR400-SN-0005', name);
+/** A small entry held to its line in 00_checksums.json, or else to its CRC-32 (the size yauzl holds it to). */
+function checkSum(entry: Entry, bytes: Buffer, checksums: ChecksumTable | undefined): void {
+  if (!checksums) {
+    if (crc32(bytes) !== entry.crc32) throw crcMismatch(entry);
+    return;
   }
+  if (!checksums.matches(entry.fileName, bytes.length, createHash('sha256').update(bytes).digest())) {
+    throw personiumError('PR400-SN-0005', entry.fileName);
+  }
+}
+
+function crcMismatch(entry: Entry) {
+  return personiumError('PR400-SN-0006', `${entry.fileName}: its CRC-32 does not match its data`);
+}
+
+/** A kept `.pjson` line with the ids of `ids` (as JSON strings) replaced by their new values. */
+function withIds(line: string, ids: Map<string, string>): string {
+  return line.replace(/"([^"\\]{1,128})"/g, (whole, value: string) => {
+    const mapped = ids.get(value);
+    return mapped === undefined ? whole : `"${mapped}"`;
+  });
 }

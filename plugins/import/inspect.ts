@@ -21,7 +21,11 @@ export interface InspectedSnapshot {
   /** The entries outside 20_webdav/ (manifest, checksums, OData), by name; the tree's are walked again when extracted, so memory does not hold one Entry per file. */
   entries: Map<string, Entry>;
   manifest: SnapshotManifest;
-  checksums: ChecksumTable;
+  /**
+   * Cellar's SHA-256 list; undefined for a snapshot without one (Personium makes none), whose
+   * entries are then held to their own CRC-32 and sizes.
+   */
+  checksums: ChecksumTable | undefined;
   /** The first name 00_checksums.json lists that is no entry of the zip. */
   missingListed: string | undefined;
   totalBytes: number;
@@ -164,10 +168,12 @@ export async function inspectSnapshot(file: string, limits: ImportLimits): Promi
     if (manifest.export_version !== snapshotExportVersion) {
       throw personiumError('PR400-MC-0003', snapshotExportVersion, manifest.export_version === undefined ? 'null' : JSON.stringify(manifest.export_version));
     }
-    const required = [checksumsEntry, cellEntry, ...pjsonFiles.map(([name]) => `${odataFolder}${name}`)];
+    const required = [cellEntry, ...pjsonFiles.map(([name]) => `${odataFolder}${name}`)];
     for (const name of required) if (!entries.has(name)) throw personiumError('PR400-MC-0001', name);
     if (!names.has(nameKey(`${webdavFolder}.pmeta`))) throw personiumError('PR400-MC-0001', `${webdavFolder}.pmeta`);
-    const { table, missing } = await readChecksumList(await entryStream(zip, entries.get(checksumsEntry)!), names, files, checksumsEntry);
+    const listed = entries.get(checksumsEntry);
+    if (!listed) return { names, entries, manifest, checksums: undefined, missingListed: undefined, totalBytes };
+    const { table, missing } = await readChecksumList(await entryStream(zip, listed), names, files, checksumsEntry);
     return { names, entries, manifest, checksums: table, missingListed: missing, totalBytes };
   } finally {
     zip.close();

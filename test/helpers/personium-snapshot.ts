@@ -26,6 +26,8 @@ export interface PersoniumFixture {
   roleIds: { owner: string; reader: string };
   accountId: string;
   password: string;
+  /** The account's `HashedCredential`, in Personium's scrypt format. */
+  accountHash: string;
   /** Files by their WebDAV path below the cell (`box1/docs/2026/note.txt`), with their bytes and type. */
   files: Record<string, { content: Buffer; contentType: string }>;
   /** Dead properties by resource path: namespace, name and text value. */
@@ -39,6 +41,7 @@ export function personiumSnapshot(): PersoniumFixture {
   const roleIds = { owner: id(), reader: id() };
   const accountId = id();
   const password = 'personium-pass-1';
+  const accountHash = personiumScryptHash(password);
   const hit = (type: string, docId: string, source: Record<string, unknown>) =>
     JSON.stringify({ _index: index, _type: type, _id: docId, _source: { c: cellId, p: now, u: now, ...source } });
   const pmeta = (t: string, extra: Record<string, unknown> = {}) => JSON.stringify({ i: id(), t, a: {}, d: {}, p: now, u: now, v: 1, et: 'NONE', ...extra });
@@ -64,7 +67,8 @@ export function personiumSnapshot(): PersoniumFixture {
     return [
       folder(below),
       { name: `20_webdav/${below}/.pmeta`, data: pmeta('dav.file', { ct: file.contentType, cl: file.content.length, d: dead(path) }), deflate: true },
-      { name: `20_webdav/${below}/content`, data: file.content, deflate: true },
+      // Small files stored, larger ones deflated, as a zip writer that deflates only what shrinks does.
+      { name: `20_webdav/${below}/content`, data: file.content, deflate: file.content.length > 1000 },
     ];
   };
   const pjson: Record<string, string[]> = {
@@ -76,7 +80,7 @@ export function personiumSnapshot(): PersoniumFixture {
       hit('Account', accountId, {
         b: null, n: null, t: null, l: {},
         s: { Name: 'me', Type: 'basic', Cell: null, IPAddressRange: null, Status: 'active' },
-        h: { HashedCredential: personiumScryptHash(password), HashAlgorithm: 'scrypt', HashAttributes: '{"keyLength":32}' },
+        h: { HashedCredential: accountHash, HashAlgorithm: 'scrypt', HashAttributes: '{"keyLength":32}' },
       }),
     ],
     '20_role.pjson': [
@@ -113,5 +117,5 @@ export function personiumSnapshot(): PersoniumFixture {
     folder(boxIds.box2),
     { name: `20_webdav/${boxIds.box2}/.pmeta`, data: pmeta('col.box', { i: boxIds.box2 }) },
   ];
-  return { zip: buildZip(entries), cellId, boxIds, roleIds, accountId, password, files, properties };
+  return { zip: buildZip(entries), cellId, boxIds, roleIds, accountId, password, accountHash, files, properties };
 }
