@@ -1,0 +1,105 @@
+// GET, HEAD and PROPFIND of box content. A file is served from positioned reads of its `content`
+// (one range at most, never buffered); a PROPFIND answer is streamed as it is built, a batch of
+// members at a time.
+import { PassThrough } from 'node:stream';
+import type { Request, ResponseObject } from '@hapi/hapi';
+import { parseByteRange } from '../../core/byte-range.ts';
+import { rangeAllowed } from '../../core/conditional.ts';
+import { httpDate, parsePropfind, readSmallBody } from '../../core/dav-xml.ts';
+import { personiumError } from '../../core/errors.ts';
+import { etagOf, type Resource } from './box-store.ts';
+import { checkPreconditions, header, hrefFor, notFound, withMalformedAs400, type BoxRequest } from './box-request.ts';
+import { responseXml, type PropertyContext, type PropfindKind } from './properties.ts';
+
+/** Box content is sent as stored: never compressed on the fly (it is mostly zips, photos, videos). */
+export function withoutCompression(request: Request): void {
+  (request.info as { acceptEncoding: string | null }).acceptEncoding = null;
+}
+
+function validators(response: ResponseObject, resource: Resource): ResponseObject {
+  return response.header('ETag', etagOf(resource.pmeta)).header('Last-Modified', httpDate(resource.pmeta.u));
+}
+
+export async function getResource(ctx: BoxRequest) {
+  const { h, target } = ctx;
+  if (!target) throw notFound(ctx);
+  withoutCompression(ctx.request);
+  if (checkPreconditions(ctx) === 'not-modified') return validators(h.response().code(304), target);
+  if (target.isCollection) return validators(h.response('').code(200).type('text/plain'), target);
+
+  const handle = await ctx.store.openContent(target.dir);
+  try {
+    const size = (await handle.stat()).size;
+    const rangeHeader = header(ctx.request, 'range');
+    const honoured = rangeHeader !== undefined && withMalformedAs400(() => rangeAllowed({ exists: true, etag: etagOf(target.pmeta), lastModified: target.pmeta.u }, header(ctx.request, 'if-range')));
+    const range = parseByteRange(honoured ? rangeHeader : undefined, size);
+    if (range.kind === 'unsatisfiable') {
+      await handle.close();
+      const error = personiumError('PR416-DV-0001');
+      error.output.headers['Content-Range'] = `bytes */${size}`;
+      throw error;
+    }
+    const { start, end } = range.kind === 'partial' ? range : { start: 0, end: size - 1 };
+    const length = size === 0 ? 0 : end - start + 1;
+    let body: string | NodeJS.ReadableStream = '';
+    if (length > 0 && ctx.method !== 'HEAD') body = handle.createReadStream({ start, end, autoClose: true });
+    else await handle.close();
+    const response = validators(h.response(body), target)
+      .header('Accept-Ranges', 'bytes')
+      .type(target.pmeta.ct ?? 'application/octet-stream')
+      .bytes(length)
+      .code(range.kind === 'partial' ? 206 : 200);
+    response.charset();
+    if (range.kind === 'partial') response.header('Content-Range', `bytes ${start}-${end}/${size}`);
+    return response;
+  } catch (error) {
+    await handle.close().catch(() => {});
+    throw error;
+  }
+}
+
+const finiteDepthBody = '<?xml version="1.0" encoding="utf-8"?>\n<D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>';
+
+/** Depth 0 or 1; infinity and a missing Depth (which means infinity) get 403 propfind-finite-depth. */
+function propfindDepth(ctx: BoxRequest): 0 | 1 | 'refused' {
+  const value = header(ctx.request, 'depth')?.trim().toLowerCase();
+  if (value === '0') return 0;
+  if (value === '1') return 1;
+  if (value === undefined || value === 'infinity') return 'refused';
+  throw personiumError('PR400-DV-0003', value);
+}
+
+export async function propfind(ctx: BoxRequest) {
+  const depth = propfindDepth(ctx);
+  if (depth === 'refused') return ctx.h.response(finiteDepthBody).code(403).type('application/xml');
+  const body = await readSmallBody(ctx.request.payload as NodeJS.ReadableStream | undefined);
+  // XML Namespaces 1.0 §3 forbids undeclaring a prefix (`xmlns:p=""`).
+  if (/\sxmlns:[^\s=]+\s*=\s*(""|'')/.test(body)) throw personiumError('PR400-DV-0001');
+  const asked = parsePropfind(body) as PropfindKind;
+  const { target } = ctx;
+  if (!target) throw notFound(ctx);
+  withoutCompression(ctx.request);
+
+  const context = (resource: Resource): PropertyContext => ({
+    locks: ctx.locks.covering(ctx.boxDir, resource.segments),
+    lockRootHref: (lock) => hrefFor(ctx, lock.root, lock.root.length === 0),
+    now: Date.now(),
+  });
+  const xmlOf = (resource: Resource) => responseXml(hrefFor(ctx, resource.segments, resource.isCollection), resource, asked, context(resource));
+  const out = new PassThrough();
+  const produce = async () => {
+    out.write(`<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">${xmlOf(target)}`);
+    if (depth === 1 && target.isCollection) {
+      for await (const batch of ctx.store.members(target)) {
+        if (out.destroyed) return;
+        if (!out.write(batch.map(xmlOf).join(''))) await new Promise((resume) => { out.once('drain', resume); out.once('close', resume); });
+      }
+    }
+    out.end('</D:multistatus>\n');
+  };
+  produce().catch((error: unknown) => {
+    ctx.request.logger.warn({ err: error }, 'PROPFIND answer stopped');
+    out.destroy(error as Error);
+  });
+  return ctx.h.response(out).code(207).type('application/xml');
+}
