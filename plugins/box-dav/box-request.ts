@@ -45,7 +45,10 @@ export function withMalformedAs400<T>(work: () => T): T {
 }
 
 export async function boxRequest(request: Request, h: ResponseToolkit, box: { cellName: string; boxName: string; boxDir: string; locks: LockTable; unitBase: string }): Promise<BoxRequest> {
-  const rawPath = rawPathOf(request.raw.req.url ?? '/');
+  const target = request.raw.req.url ?? '/';
+  // A fragment never belongs in a request target; cutting it off would aim at another resource.
+  if (target.includes('#')) throw personiumError('PR400-DV-0010', target.split('#')[0]);
+  const rawPath = rawPathOf(target);
   const path = boxPathOf(rawPath, box.cellName, box.boxName);
   if (!path) throw personiumError('PR400-DV-0010', rawPath);
   const store = new BoxStore(box.boxDir);
