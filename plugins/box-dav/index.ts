@@ -68,7 +68,8 @@ export const boxDavPlugin: Plugin<void> = {
     const unit = server.app.unit;
     const locks = new LockTable();
     const handle = handlerFor(locks);
-    const access = cellRoute({ access: 'by-method' });
+    // Ranges are Cellar's own (positioned reads, RFC 9110 rules), not hapi's.
+    const access = { ...cellRoute({ access: 'by-method' }), response: { ranges: false } };
     const streamed: RouteOptions = {
       ...access,
       payload: { output: 'stream', parse: false, maxBytes: unit.config.maxUploadBytes, timeout: false },
