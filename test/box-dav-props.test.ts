@@ -1,6 +1,6 @@
 // Dead properties: exact names with their namespaces, values kept as XML, PROPPATCH applying
 // every instruction in order, all or nothing, with one `.pmeta` write before it answers.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { pmetaWrites } from '../plugins/box-dav/box-store.ts';
@@ -92,4 +92,17 @@ test('PROPFIND propname lists live and dead property names without values', asyn
   t.regex(res.payload, /<D:getetag\/>/);
   t.regex(res.payload, /<z:colour xmlns:z="http:\/\/example\.com\/ns\/"\/>/);
   t.notRegex(res.payload, /red/);
+});
+
+test('dead properties stored by the earlier WebDAV library are listed, and a PROPPATCH rewrites them under Clark names', async (t) => {
+  const unit = await unitWithBox(t);
+  await put(unit, `${box}/a.txt`, 'x');
+  const file = path.join(await boxDir(unit), 'a.txt', '.pmeta');
+  const pmeta = JSON.parse(await readFile(file, 'utf8'));
+  pmeta.d = { 'urn:zcolor': { value: [{ type: 'text', text: 'red & blue' }], attributes: {} } };
+  await writeFile(file, JSON.stringify(pmeta));
+  const listed = await propfind(unit, `${box}/a.txt`, '0');
+  t.regex(listed.payload, /<z:zcolor xmlns:z="urn:">red &amp; blue<\/z:zcolor>/);
+  t.is((await unit.as({ method: 'PROPPATCH', url: `${box}/a.txt`, payload: proppatchBody('<Z:size>1</Z:size>', 'urn:x') })).statusCode, 207);
+  t.deepEqual(JSON.parse(await readFile(file, 'utf8')).d, { '{urn:}zcolor': 'red &amp; blue', '{urn:x}size': '1' });
 });

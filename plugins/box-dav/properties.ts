@@ -55,12 +55,37 @@ export function liveValue(resource: Resource, local: string, context: PropertyCo
   }
 }
 
-/** Dead properties of a resource: name and XML value (values in other shapes are skipped). */
-export function deadProperties(resource: Resource): Array<{ name: PropertyName; value: string }> {
-  const found: Array<{ name: PropertyName; value: string }> = [];
+/** A value in the shape the earlier WebDAV library stored (xml-js elements), as XML text. */
+type LegacyNode = { type?: string; text?: unknown; name?: string; attributes?: Record<string, unknown>; elements?: LegacyNode[] };
+
+function legacyXml(nodes: readonly LegacyNode[] | undefined): string {
+  return (nodes ?? []).map((node) => {
+    if (node.type === 'text' || node.type === 'cdata') return escapeXml(String(node.text ?? ''));
+    if (node.type !== 'element' || !node.name || !/^[A-Za-z_][\w.:-]*$/.test(node.name)) return '';
+    const attributes = Object.entries(node.attributes ?? {}).filter(([name]) => /^[A-Za-z_][\w.:-]*$/.test(name))
+      .map(([name, value]) => ` ${name}="${escapeXml(String(value))}"`).join('');
+    return `<${node.name}${attributes}>${legacyXml(node.elements)}</${node.name}>`;
+  }).join('');
+}
+
+/**
+ * Dead properties of a resource by Clark name, as XML values. Entries the earlier library wrote
+ * (namespace and name joined, value as elements) are read too, split after the last `/` or `:`.
+ */
+export function deadProperties(resource: Resource): Map<string, { name: PropertyName; value: string }> {
+  const found = new Map<string, { name: PropertyName; value: string }>();
   for (const [key, value] of Object.entries(resource.pmeta.d ?? {})) {
-    const name = parseClarkName(key);
-    if (name && typeof value === 'string') found.push({ name, value });
+    const clark = parseClarkName(key);
+    if (clark && typeof value === 'string') {
+      found.set(key, { name: clark, value });
+      continue;
+    }
+    const split = Math.max(key.lastIndexOf('/'), key.lastIndexOf(':')) + 1;
+    const legacy = value as { value?: unknown } | null;
+    if (clark || split <= 0 || split >= key.length || typeof legacy !== 'object' || legacy === null) continue;
+    const name = { namespace: key.slice(0, split), local: key.slice(split) };
+    const xml = Array.isArray(legacy.value) ? legacyXml(legacy.value as LegacyNode[]) : escapeXml(String(legacy.value ?? ''));
+    if (!found.has(clarkName(name))) found.set(clarkName(name), { name, value: xml });
   }
   return found;
 }
@@ -75,12 +100,13 @@ export type PropfindKind = { kind: 'allprop' } | { kind: 'propname' } | { kind: 
 export function responseXml(href: string, resource: Resource, request: PropfindKind, context: PropertyContext): string {
   let found = '';
   let missing = '';
+  const dead = deadProperties(resource);
   if (request.kind === 'prop') {
     for (const name of request.names) {
       const live = name.namespace === 'DAV:' ? liveValue(resource, name.local, context) : undefined;
-      const dead = live === undefined ? resource.pmeta.d?.[clarkName(name)] : undefined;
+      const stored = live === undefined ? dead.get(clarkName(name)) : undefined;
       if (live !== undefined) found += propertyElement(name, live);
-      else if (typeof dead === 'string') found += propertyElement(name, dead);
+      else if (stored) found += propertyElement(name, stored.value);
       else missing += propertyElement(name, undefined);
     }
   } else {
@@ -88,7 +114,7 @@ export function responseXml(href: string, resource: Resource, request: PropfindK
       const live = liveValue(resource, name.local, context);
       if (live !== undefined) found += propertyElement(name, request.kind === 'propname' ? undefined : live);
     }
-    for (const { name, value } of deadProperties(resource)) found += propertyElement(name, request.kind === 'propname' ? undefined : value);
+    for (const { name, value } of dead.values()) found += propertyElement(name, request.kind === 'propname' ? undefined : value);
   }
   return `<D:response><D:href>${escapeXml(href)}</D:href>${propstat(found, '200 OK')}${propstat(missing, '404 Not Found')}</D:response>`;
 }

@@ -12,7 +12,7 @@ import { isRoot } from './box-path.ts';
 import { contentFile, etagOf } from './box-store.ts';
 import { checkWrite, header, hrefFor, notFound, parentScope, storageError, urlFor, type BoxRequest } from './box-request.ts';
 import { clarkName, parsePropertyUpdate } from './dav-body.ts';
-import { isLiveProperty, propertyElement } from './properties.ts';
+import { deadProperties, isLiveProperty, propertyElement } from './properties.ts';
 
 const smallBodyLimit = 1024 * 1024;
 
@@ -154,6 +154,8 @@ export async function proppatch(ctx: BoxRequest) {
   if (refused.length === 0) {
     try {
       await ctx.store.updatePmeta(target.dir, (pmeta) => {
+        // Entries in the earlier library's shape are rewritten under their Clark names.
+        pmeta.d = Object.fromEntries([...deadProperties({ ...target, pmeta })].map(([key, { value }]) => [key, value]));
         for (const instruction of instructions) {
           if (instruction.op === 'set') pmeta.d[clarkName(instruction.name)] = instruction.value;
           else delete pmeta.d[clarkName(instruction.name)];
