@@ -9,6 +9,7 @@ import { httpDate, parsePropfind, readSmallBody } from '../../core/dav-xml.ts';
 import { commonHeaders } from '../../core/conventions.ts';
 import { personiumError } from '../../core/errors.ts';
 import { etagOf, type Resource } from './box-store.ts';
+import { sendFileRange } from './file-sender.ts';
 import { checkPreconditions, header, hrefFor, notFound, withMalformedAs400, type BoxRequest } from './box-request.ts';
 import { responseXml, type PropertyContext, type PropfindKind } from './properties.ts';
 
@@ -58,14 +59,14 @@ export async function getResource(ctx: BoxRequest) {
       for (const [name, value] of Object.entries(headers)) response.header(name, String(value));
       return response;
     }
-    // The body goes straight to the socket: hapi's response pipeline halves the throughput of a
-    // big file, and nothing in it applies to box content (no compression, ranges done here).
+    // The body goes straight to the socket: hapi's stream pipeline halves the throughput of a big
+    // file, and nothing in it applies to box content (no compression, ranges are done here).
     const res = ctx.request.raw.res;
     res.writeHead(status, headers);
-    const stream = handle.createReadStream({ start, end, autoClose: true, highWaterMark: 1024 * 1024 });
-    stream.once('error', () => res.destroy());
-    res.once('close', () => stream.destroy());
-    stream.pipe(res);
+    sendFileRange(handle, res, start, end).catch((error: unknown) => {
+      ctx.request.logger.warn({ err: error }, 'box file download stopped');
+      res.destroy();
+    });
     return h.abandon;
   } catch (error) {
     await handle.close().catch(() => {});
