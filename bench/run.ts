@@ -1,11 +1,13 @@
 // `npm run bench`: every benchmark, one after the other, each against its reference tool in the
 // same run. Data is generated into temporary folders and removed afterwards; nothing is committed.
+import { boxDavBench } from './box-dav.ts';
 import { exportBench } from './export.ts';
 import { importBench } from './import.ts';
 import { snapshotPropfindBench } from './snapshot-propfind.ts';
 
 const benches: Array<[string, () => Promise<{ passed: boolean }>]> = [
   ['snapshot PROPFIND', () => snapshotPropfindBench()],
+  ['box WebDAV', () => boxDavBench()],
   ['export', () => exportBench()],
   ['import', () => importBench()],
 ];

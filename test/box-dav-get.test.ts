@@ -1,7 +1,8 @@
 // Reading box files: validators on every file response, conditional requests (RFC 9110 §13),
 // byte ranges (RFC 9110 §14), HEAD on a collection, PROPFIND Depth rules, no compression.
+import { randomBytes } from 'node:crypto';
 import test from 'ava';
-import { json } from './helpers/unit.ts';
+import { json, masterToken } from './helpers/unit.ts';
 import { box, propfind, put, unitWithBox } from './helpers/box.ts';
 
 const file = `${box}/digits.txt`;
@@ -147,4 +148,37 @@ test('box files are never compressed on the fly, whatever Accept-Encoding says',
   t.is(res.payload, text);
   const listing = await unit.as({ method: 'PROPFIND', url: `${box}/`, headers: { depth: '1', 'accept-encoding': 'gzip' } });
   t.is(listing.headers['content-encoding'], undefined);
+});
+
+test('a file of several read chunks comes back byte-identical over a socket, whole and in a range across chunks', async (t) => {
+  const unit = await unitWithBox(t);
+  const base = await unit.listen();
+  const content = randomBytes(3 * 1024 * 1024 + 12_345);
+  t.is((await put(unit, `${box}/big.bin`, content, { 'content-type': 'application/octet-stream' })).statusCode, 201);
+  const headers = { authorization: `Bearer ${masterToken}` };
+  const whole = await fetch(`${base}${box}/big.bin`, { headers });
+  t.is(whole.status, 200);
+  t.true(Buffer.from(await whole.arrayBuffer()).equals(content));
+  const start = 1024 * 1024 - 10;
+  const end = 2 * 1024 * 1024 + 10;
+  const part = await fetch(`${base}${box}/big.bin`, { headers: { ...headers, range: `bytes=${start}-${end}` } });
+  t.is(part.status, 206);
+  t.is(part.headers.get('content-range'), `bytes ${start}-${end}/${content.length}`);
+  t.true(Buffer.from(await part.arrayBuffer()).equals(content.subarray(start, end + 1)));
+});
+
+test('a client that leaves in the middle of a download does not disturb the unit', async (t) => {
+  const unit = await unitWithBox(t);
+  const base = await unit.listen();
+  await put(unit, `${box}/big.bin`, randomBytes(8 * 1024 * 1024), { 'content-type': 'application/octet-stream' });
+  for (let i = 0; i < 5; i++) {
+    const controller = new AbortController();
+    const res = await fetch(`${base}${box}/big.bin`, { headers: { authorization: `Bearer ${masterToken}` }, signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+  }
+  const after = await unit.as({ method: 'GET', url: `${box}/big.bin`, headers: { range: 'bytes=0-3' } });
+  t.is(after.statusCode, 206);
+  t.is(after.rawPayload.length, 4);
 });
