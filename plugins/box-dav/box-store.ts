@@ -17,7 +17,7 @@ import { isReservedResourceName } from './box-path.ts';
 export const contentFile = 'content';
 const pmetaFile = '.pmeta';
 const tempPrefix = '.content.tmp-';
-const listBatch = 64;
+const listBatch = 32;
 
 export interface Resource {
   dir: string;
