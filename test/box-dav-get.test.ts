@@ -182,3 +182,13 @@ test('a client that leaves in the middle of a download does not disturb the unit
   t.is(after.statusCode, 206);
   t.is(after.rawPayload.length, 4);
 });
+
+test('an If header is evaluated on reads too: a list that does not hold is 412 for GET and PROPFIND', async (t) => {
+  const { unit } = await withDigits(t);
+  for (const method of ['GET', 'PROPFIND']) {
+    const refused = await unit.as({ method, url: file, headers: { if: '(<urn:uuid:00000000-0000-0000-0000-000000000000>)', depth: '0' } });
+    t.is(refused.statusCode, 412, method);
+    const passed = await unit.as({ method, url: file, headers: { if: '(Not <DAV:no-lock>)', depth: '0' } });
+    t.is(passed.statusCode, method === 'GET' ? 200 : 207, method);
+  }
+});

@@ -10,7 +10,7 @@ import { commonHeaders } from '../../core/conventions.ts';
 import { personiumError } from '../../core/errors.ts';
 import { etagOf, type Resource } from './box-store.ts';
 import { sendFileRange } from './file-sender.ts';
-import { checkPreconditions, header, hrefFor, notFound, withMalformedAs400, type BoxRequest } from './box-request.ts';
+import { checkIfHeader, checkPreconditions, header, hrefFor, notFound, withMalformedAs400, type BoxRequest } from './box-request.ts';
 import { responseXml, type PropertyContext, type PropfindKind } from './properties.ts';
 
 /** Box content is sent as stored: never compressed on the fly (it is mostly zips, photos, videos). */
@@ -26,6 +26,7 @@ export async function getResource(ctx: BoxRequest) {
   const { h, target } = ctx;
   if (!target) throw notFound(ctx);
   withoutCompression(ctx.request);
+  await checkIfHeader(ctx);
   if (checkPreconditions(ctx) === 'not-modified') return validators(h.response().code(304), target);
   if (target.isCollection) return validators(h.response('').code(200).type('text/plain'), target);
 
@@ -95,6 +96,7 @@ export async function propfind(ctx: BoxRequest) {
   const { target } = ctx;
   if (!target) throw notFound(ctx);
   withoutCompression(ctx.request);
+  await checkIfHeader(ctx);
 
   const context = (resource: Resource): PropertyContext => ({
     locks: ctx.locks.covering(ctx.boxDir, resource.segments),
