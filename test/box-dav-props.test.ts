@@ -106,3 +106,12 @@ test('dead properties stored by the earlier WebDAV library are listed, and a PRO
   t.is((await unit.as({ method: 'PROPPATCH', url: `${box}/a.txt`, payload: proppatchBody('<Z:size>1</Z:size>', 'urn:x') })).statusCode, 207);
   t.deepEqual(JSON.parse(await readFile(file, 'utf8')).d, { '{urn:}zcolor': 'red &amp; blue', '{urn:x}size': '1' });
 });
+
+test('a DAV: property that is not a live one (displayname) is kept as a dead property', async (t) => {
+  const unit = await unitWithBox(t);
+  await put(unit, `${box}/a.txt`, 'x');
+  const body = '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>Notes</D:displayname></D:prop></D:set></D:propertyupdate>';
+  const res = await unit.as({ method: 'PROPPATCH', url: `${box}/a.txt`, payload: body });
+  t.regex(res.payload, /HTTP\/1\.1 200 OK/);
+  t.regex((await propfind(unit, `${box}/a.txt`, '0', askFor('<D:displayname/>'))).payload, /<D:displayname>Notes<\/D:displayname>/);
+});

@@ -8,7 +8,9 @@ import { rangeAllowed } from '../../core/conditional.ts';
 import { httpDate, parsePropfind, readSmallBody } from '../../core/dav-xml.ts';
 import { commonHeaders } from '../../core/conventions.ts';
 import { personiumError } from '../../core/errors.ts';
+import { encodeSegment } from './box-path.ts';
 import { etagOf, type Resource } from './box-store.ts';
+import type { Lock } from './locks.ts';
 import { sendFileRange } from './file-sender.ts';
 import { checkIfHeader, checkPreconditions, header, hrefFor, notFound, withMalformedAs400, type BoxRequest } from './box-request.ts';
 import { responseXml, type PropertyContext, type PropfindKind } from './properties.ts';
@@ -98,19 +100,24 @@ export async function propfind(ctx: BoxRequest) {
   withoutCompression(ctx.request);
   await checkIfHeader(ctx);
 
+  const now = Date.now();
+  const lockRootHref = (lock: Lock) => hrefFor(ctx, lock.root, lock.root.length === 0);
   const context = (resource: Resource): PropertyContext => ({
-    locks: ctx.locks.covering(ctx.boxDir, resource.segments),
-    lockRootHref: (lock) => hrefFor(ctx, lock.root, lock.root.length === 0),
-    now: Date.now(),
+    locks: ctx.locks.size === 0 ? [] : ctx.locks.covering(ctx.boxDir, resource.segments),
+    lockRootHref,
+    now,
   });
-  const xmlOf = (resource: Resource) => responseXml(hrefFor(ctx, resource.segments, resource.isCollection), resource, asked, context(resource));
+  // Members share their collection's href: it is encoded once, each member adds its own name.
+  const memberPrefix = hrefFor(ctx, target.segments, true);
+  const hrefOfMember = (resource: Resource) => `${memberPrefix}${encodeSegment(resource.segments[resource.segments.length - 1]!)}${resource.isCollection ? '/' : ''}`;
+  const xmlOf = (resource: Resource, href: string) => responseXml(href, resource, asked, context(resource));
   const out = new PassThrough();
   const produce = async () => {
-    out.write(`<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">${xmlOf(target)}`);
+    out.write(`<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">${xmlOf(target, hrefFor(ctx, target.segments, target.isCollection))}`);
     if (depth === 1 && target.isCollection) {
       for await (const batch of ctx.store.members(target)) {
         if (out.destroyed) return;
-        if (!out.write(batch.map(xmlOf).join(''))) await new Promise((resume) => { out.once('drain', resume); out.once('close', resume); });
+        if (!out.write(batch.map((member) => xmlOf(member, hrefOfMember(member))).join(''))) await new Promise((resume) => { out.once('drain', resume); out.once('close', resume); });
       }
     }
     out.end('</D:multistatus>\n');

@@ -149,7 +149,7 @@ export async function proppatch(ctx: BoxRequest) {
   const body = await readSmallBody(ctx.request.payload as NodeJS.ReadableStream | undefined, smallBodyLimit);
   const instructions = parsePropertyUpdate(body);
   await checkWrite(ctx, [{ segments: ctx.path.segments, tree: false }]);
-  const refused = instructions.filter((instruction) => isLiveProperty(instruction.name) || instruction.name.namespace === 'DAV:');
+  const refused = instructions.filter((instruction) => isLiveProperty(instruction.name));
   const statusOf = (refusedOne: boolean) => (refused.length === 0 ? '200 OK' : refusedOne ? '403 Forbidden' : '424 Failed Dependency');
   if (refused.length === 0) {
     try {
