@@ -1,6 +1,7 @@
 // Uploads and creations that must never leave a half-made resource: an aborted new upload, the
 // temporaries a killed unit leaves (swept at the next start), parallel MKCOLs, a full disk.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -70,12 +71,23 @@ test('two parallel MKCOLs of one folder, then a MKCOL inside it: one 201, one 40
   }
 });
 
-const canMount = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v mount']).status === 0;
+/** A 1 MiB tmpfs, when this machine lets the tests mount one (root with mount rights). */
+function mountSmallDisk(mountPoint: string): boolean {
+  return process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]).status === 0;
+}
 
-(canMount ? test : test.skip)(`a full disk answers 507 PR507-DV-0001 and leaves no partial file${canMount ? '' : ' (skipped: mounting a small tmpfs needs root)'}`, async (t) => {
+const canMount = (() => {
+  const probe = mkdtempSync(path.join(os.tmpdir(), 'cellar-mount-probe-'));
+  const mounted = mountSmallDisk(probe);
+  if (mounted) spawnSync('umount', [probe]);
+  rmSync(probe, { recursive: true, force: true });
+  return mounted;
+})();
+
+(canMount ? test : test.skip)(`a full disk answers 507 PR507-DV-0001 and leaves no partial file${canMount ? '' : ' (skipped: a small tmpfs cannot be mounted here; it needs root with mount rights)'}`, async (t) => {
   const mountPoint = await mkdtemp(path.join(os.tmpdir(), 'cellar-full-'));
   t.teardown(async () => { spawnSync('umount', [mountPoint]); await rm(mountPoint, { recursive: true, force: true }); });
-  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]).status !== 0) return t.pass('tmpfs could not be mounted here');
+  t.true(mountSmallDisk(mountPoint), 'the small disk is mounted');
   const small = await startUnit({}, { dataDir: mountPoint });
   t.teardown(() => small.server.stop());
   await small.createCell('cell1');
