@@ -2,6 +2,7 @@
 // decoded and checked once, from the raw request line, never from a normalised URL (which would
 // turn `/docs/..`, `/.` or `/%2e` into the box root). Dot segments, empty segments, separators and
 // NUL are refused, so no alias of the root or of a parent ever reaches the store.
+import { encodeSegment } from '../../core/dav-xml.ts';
 import { personiumError } from '../../core/errors.ts';
 
 export interface BoxPath {
@@ -66,11 +67,6 @@ export function boxPathOf(rawPath: string, cellName: string, boxName: string): B
   if (trailingSlash) rest.pop();
   if (rest.some((segment) => segment === '')) throw personiumError('PR400-DV-0010', rawPath);
   return { segments: rest.map((segment) => decodeSegment(segment, rawPath)), trailingSlash };
-}
-
-/** RFC 3986 path segment encoding: everything but unreserved characters and a few sub-delims. */
-export function encodeSegment(segment: string): string {
-  return encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** The href of a resource: path only, every segment percent-encoded, `/` after a collection. */

@@ -229,11 +229,6 @@ export class BoxStore {
     }
   }
 
-  /** Size of a file's content on disk (the `.pmeta` length is informative only). */
-  async contentSize(dir: string): Promise<number> {
-    return (await stat(path.join(dir, contentFile))).size;
-  }
-
   async openContent(dir: string) {
     return open(path.join(dir, contentFile), 'r');
   }
