@@ -25,8 +25,10 @@ export interface BoxRequest {
   target: Resource | undefined;
   ifLists: IfList[] | undefined;
   submitted: Set<string>;
-  /** `{UnitURL}` without the trailing slash, for messages. */
+  /** `{UnitURL}` without the trailing slash, for messages and Destination hosts. */
   unitBase: string;
+  /** The largest PUT body. */
+  maxUploadBytes: number;
 }
 
 export function header(request: Request, name: string): string | undefined {
@@ -44,7 +46,7 @@ export function withMalformedAs400<T>(work: () => T): T {
   }
 }
 
-export async function boxRequest(request: Request, h: ResponseToolkit, box: { cellName: string; boxName: string; boxDir: string; locks: LockTable; unitBase: string }): Promise<BoxRequest> {
+export async function boxRequest(request: Request, h: ResponseToolkit, box: Pick<BoxRequest, 'cellName' | 'boxName' | 'boxDir' | 'locks' | 'unitBase' | 'maxUploadBytes'>): Promise<BoxRequest> {
   const target = request.raw.req.url ?? '/';
   // A fragment never belongs in a request target; cutting it off would aim at another resource.
   if (target.includes('#')) throw personiumError('PR400-DV-0010', target.split('#')[0]);

@@ -20,7 +20,7 @@ function destinationOf(ctx: BoxRequest): BoxPath {
     } catch {
       throw personiumError('PR400-EV-0002', 'Destination');
     }
-    const own = [new URL(ctx.request.server.app.unit.unitUrl()).host.toLowerCase(), String(ctx.request.info.host ?? '').toLowerCase()];
+    const own = [new URL(ctx.unitBase).host.toLowerCase(), String(ctx.request.info.host ?? '').toLowerCase()];
     if (!/^https?$/i.test(scheme) || !own.includes(host)) throw personiumError('PR502-DV-0001', value);
     rawPath = rest || '/';
   } else if (!value.startsWith('/')) {

@@ -2,7 +2,7 @@
 // Cellar's own handlers (RFC 4918 class 1 and 2) over the `.pmeta` layout. hapi authenticates
 // and gates by method (core/cell-access.ts); the handler that runs is the one for
 // `request.method`, the method the gate saw, whatever override the request carried.
-import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi';
+import type { Plugin, Request, ResponseToolkit, RouteOptions, Server } from '@hapi/hapi';
 import { param } from '../../core/auth.ts';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { mainBoxName } from '../../core/cell-content.ts';
@@ -19,9 +19,9 @@ import { mkcol, proppatch, put, remove } from './write-handlers.ts';
 
 export const davAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK';
 
-/** The unit's services, reached in one place. */
-function unitOf(request: Request): Unit {
-  return request.server.app.unit;
+/** The unit's services, reached in this one place. */
+function unitOf(server: Server): Unit {
+  return server.app.unit;
 }
 
 const handlers: Record<string, (ctx: BoxRequest) => Promise<unknown>> = {
@@ -48,10 +48,11 @@ function handlerFor(locks: LockTable) {
       error.output.headers.Allow = davAllow;
       throw error;
     }
-    const unit = unitOf(request);
+    const unit = unitOf(request.server);
     const box = await resolveBox(unit, request);
     const ctx = await boxRequest(request, h, {
-      cellName: cellOf(request).name, boxName: box.name, boxDir: box.dir, locks, unitBase: unit.unitUrl().replace(/\/$/, ''),
+      cellName: cellOf(request).name, boxName: box.name, boxDir: box.dir, locks,
+      unitBase: unit.unitUrl().replace(/\/$/, ''), maxUploadBytes: unit.config.maxUploadBytes,
     });
     try {
       return await handler(ctx);
@@ -65,7 +66,7 @@ export const boxDavPlugin: Plugin<void> = {
   name: 'box-dav',
   version: cellarVersion,
   register(server) {
-    const unit = server.app.unit;
+    const unit = unitOf(server);
     const locks = new LockTable();
     const handle = handlerFor(locks);
     // Ranges are Cellar's own (positioned reads, RFC 9110 rules), not hapi's.

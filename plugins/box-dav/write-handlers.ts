@@ -71,7 +71,7 @@ export async function put(ctx: BoxRequest) {
   const parent = await parentCollection(ctx);
   await checkWrite(ctx, [{ segments: ctx.path.segments, tree: false }, ...(target ? [] : [parentScope(ctx.path.segments)])]);
   const contentType = header(ctx.request, 'content-type')?.trim() || guessType(ctx.path.segments[ctx.path.segments.length - 1]!);
-  const limit = ctx.request.server.app.unit.config.maxUploadBytes;
+  const limit = ctx.maxUploadBytes;
   const name = ctx.path.segments[ctx.path.segments.length - 1]!;
   let temp: string | undefined;
   let tempFolder: string | undefined;
