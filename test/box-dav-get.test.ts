@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { json, masterToken } from './helpers/unit.ts';
-import { box, propfind, put, unitWithBox } from './helpers/box.ts';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { box, boxDir, propfind, put, unitWithBox } from './helpers/box.ts';
 
 const file = `${box}/digits.txt`;
 
@@ -191,4 +193,15 @@ test('an If header is evaluated on reads too: a list that does not hold is 412 f
     const passed = await unit.as({ method, url: file, headers: { if: '(Not <DAV:no-lock>)', depth: '0' } });
     t.is(passed.statusCode, method === 'GET' ? 200 : 207, method);
   }
+});
+
+test('a file whose .pmeta lacks timestamps and version (as an import may bring) is listed and served with validators', async (t) => {
+  const { unit } = await withDigits(t);
+  const folder = path.join(await boxDir(unit), 'digits.txt');
+  await writeFile(path.join(folder, '.pmeta'), JSON.stringify({ i: 'imported', t: 'dav.file', a: null, ct: 'text/plain', cl: 10 }));
+  const get = await unit.as({ method: 'GET', url: file });
+  t.is(get.statusCode, 200);
+  t.regex(String(get.headers.etag), /^"[^"]+"$/);
+  t.truthy(get.headers['last-modified']);
+  t.regex((await propfind(unit, `${box}/`, '1')).payload, /digits\.txt/);
 });

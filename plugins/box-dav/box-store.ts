@@ -46,11 +46,20 @@ function tempName(): string {
 /** A resource folder being removed can still receive a file from a request finishing in it. */
 const removal = { recursive: true, force: true, maxRetries: 5, retryDelay: 20 } as const;
 
+/** A `.pmeta` as read, with the fields the handlers rely on filled in when an import left them out. */
+function normalised(pmeta: Pmeta): Pmeta {
+  if (typeof pmeta !== 'object' || pmeta === null || Array.isArray(pmeta)) throw new SyntaxError('a .pmeta is a JSON object');
+  pmeta.d ??= {};
+  if (typeof pmeta.u !== 'number') pmeta.u = typeof pmeta.p === 'number' ? pmeta.p : 0;
+  if (typeof pmeta.p !== 'number') pmeta.p = pmeta.u;
+  if (typeof pmeta.v !== 'number') pmeta.v = 1;
+  pmeta.i = String(pmeta.i ?? '');
+  return pmeta;
+}
+
 function readPmetaNow(dir: string): Pmeta | undefined {
   try {
-    const pmeta = JSON.parse(readFileSync(path.join(dir, pmetaFile), 'utf8')) as Pmeta;
-    pmeta.d ??= {};
-    return pmeta;
+    return normalised(JSON.parse(readFileSync(path.join(dir, pmetaFile), 'utf8')) as Pmeta);
   } catch (error) {
     if (isMissing(error) || error instanceof SyntaxError) return undefined;
     throw error;
@@ -74,9 +83,7 @@ export class BoxStore {
 
   async readPmeta(dir: string): Promise<Pmeta | undefined> {
     try {
-      const pmeta = JSON.parse(await readFile(path.join(dir, pmetaFile), 'utf8')) as Pmeta;
-      pmeta.d ??= {};
-      return pmeta;
+      return normalised(JSON.parse(await readFile(path.join(dir, pmetaFile), 'utf8')) as Pmeta);
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
