@@ -1,10 +1,10 @@
 // Reading box files: validators on every file response, conditional requests (RFC 9110 §13),
 // byte ranges (RFC 9110 §14), HEAD on a collection, PROPFIND Depth rules, no compression.
 import { randomBytes } from 'node:crypto';
-import test from 'ava';
-import { json, masterToken } from './helpers/unit.ts';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import test from 'ava';
+import { json, masterToken } from './helpers/unit.ts';
 import { box, boxDir, propfind, put, unitWithBox } from './helpers/box.ts';
 
 const file = `${box}/digits.txt`;
