@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, one after the other, each against its reference tool in the
 // same run (the soak against its goals). Data is generated into temporary folders and removed
 // afterwards; nothing is committed. `npm run bench -- soak import` runs only the benches named.
+import { boxDavBench } from './box-dav.ts';
 import { exportStatusBench } from './export-status.ts';
 import { exportBench } from './export.ts';
 import { importBench } from './import.ts';
@@ -12,6 +13,7 @@ import { soakBench } from './soak.ts';
 const all: Array<[string, string, () => Promise<{ passed: boolean }>]> = [
   ['propfind', 'snapshot PROPFIND', () => snapshotPropfindBench()],
   ['snapshot-get', 'snapshot GET', () => snapshotGetBench()],
+  ['box', 'box WebDAV', () => boxDavBench()],
   ['export', 'export', () => exportBench()],
   ['import', 'import', () => importBench()],
   ['small-files', 'many small files', () => smallFilesBench()],

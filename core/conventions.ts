@@ -54,7 +54,13 @@ function generateRequestKey(): string {
   return `${id.slice(0, 4)}_${id.slice(4, 26)}`;
 }
 
-/** `X-Override: Name: value` replaces that request header; it may repeat. */
+/**
+ * Headers that frame the message: the body was already read by their real values, so an override
+ * of them would only make the payload parser wait for bytes that never come.
+ */
+const framingHeaders = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'expect', 'te', 'trailer', 'upgrade']);
+
+/** `X-Override: Name: value` replaces that request header (except framing ones); it may repeat. */
 function applyHeaderOverrides(request: Request): void {
   // Injected requests (server.inject) have no rawHeaders; their headers are already split.
   const raw = request.raw.req.rawHeaders ?? Object.entries(request.headers).flatMap(([name, value]) =>
@@ -65,7 +71,7 @@ function applyHeaderOverrides(request: Request): void {
     const colon = value.indexOf(':');
     if (colon < 1) continue;
     const name = value.slice(0, colon).trim().toLowerCase();
-    if (name === 'x-override' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) continue;
+    if (name === 'x-override' || framingHeaders.has(name) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) continue;
     request.headers[name] = value.slice(colon + 1).trim();
   }
 }

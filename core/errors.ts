@@ -37,6 +37,8 @@ export const catalogue = {
   'PR409-DV-0003': [409, 'The request conflicts with the state of [{0}].'],
   'PR412-DV-0002': [412, 'Overwrite header is "F" and the destination URL is already mapped to a resource.'],
   'PR423-DV-0001': [423, 'Resource [{0}] is locked.'],
+  'PR423-DV-0002': [423, 'Resource [{0}] cannot take more locks (limit [{1}]).'],
+  'PR400-DV-0011': [400, 'Lock owner is larger than the limit [{0}] bytes.'],
   'PR502-DV-0001': [502, 'Destination [{0}] is outside this box.'],
   'PR502-SN-0001': [502, 'Destination [{0}] is on another server.'],
   'PR507-DV-0001': [507, 'Insufficient storage.'],

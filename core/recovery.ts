@@ -8,7 +8,7 @@ import type { CellContents } from './cell-content.ts';
 import type { CellStatusService } from './cell-status.ts';
 import { errorBody, type PersoniumErrorBody } from './errors.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
-import type { UnitStore } from './store.ts';
+import type { CellRecord, UnitStore } from './store.ts';
 import { repairUnit } from './unit-repair.ts';
 
 export interface RecoveryServices {
@@ -23,7 +23,36 @@ export function interruptedExportBody(): PersoniumErrorBody {
   return errorBody('PR500-CM-0002', ['cell export (the server stopped while the export was running)']);
 }
 
-export async function recoverAtStart({ store, status, contents, snapshots, logger }: RecoveryServices): Promise<void> {
+/** Removes what a plugin's unfinished writes left in one cell; says how many it removed. */
+export type CellSweep = (cell: CellRecord, startedAt: number) => Promise<number>;
+
+/**
+ * The recovery steps in order. Plugins whose writes leave temporaries of their own (box uploads)
+ * add a sweep here rather than a start-up hook of their own; those run after the rest, in the
+ * background, for what they remove is invisible and they may walk big trees.
+ */
+export class Recovery {
+  readonly #sweeps: Array<{ what: string; sweep: CellSweep }> = [];
+
+  sweepInBackground(what: string, sweep: CellSweep): void {
+    this.#sweeps.push({ what, sweep });
+  }
+
+  async run(services: RecoveryServices): Promise<void> {
+    const startedAt = Date.now();
+    await recoverAtStart(services);
+    const { store, logger } = services;
+    for (const { what, sweep } of this.#sweeps) {
+      void (async () => {
+        let removed = 0;
+        for (const cell of store.listCells()) removed += await sweep(cell, startedAt);
+        if (removed) logger.info({ removed }, `removed ${what}`);
+      })().catch((error: unknown) => logger.warn({ err: error }, `sweeping ${what} failed`));
+    }
+  }
+}
+
+async function recoverAtStart({ store, status, contents, snapshots, logger }: RecoveryServices): Promise<void> {
   for (const { cell, kind, name } of await status.recoverInterruptedJobs()) {
     logger.warn({ cell: cell.name, kind, name }, 'job interrupted by a restart was ended');
     if (kind === 'export') {

@@ -13,7 +13,7 @@ import { DataDirLock } from './data-dir-lock.ts';
 import { DiskSpace } from './disk-space.ts';
 import type { Config } from './config.ts';
 import { JobRunner } from './jobs.ts';
-import { recoverAtStart } from './recovery.ts';
+import { Recovery } from './recovery.ts';
 import { LocalSnapshotStore, type SnapshotStore } from './snapshot-store.ts';
 import { UnitStore } from './store.ts';
 import { unitUrls, type UnitUrls } from './unit-urls.ts';
@@ -39,6 +39,8 @@ export interface Services {
   snapshots: SnapshotStore;
   masterToken: MasterToken;
   urls: UnitUrls;
+  /** Start-up recovery, in order; plugins add the sweeps of their own temporaries. */
+  recovery: Recovery;
 }
 
 declare module '@hapi/hapi' {
@@ -75,10 +77,11 @@ export const servicesPlugin: Plugin<ServicesOptions> = {
     const urls = unitUrls(config, () => Number(server.info.port));
     const writes = new CellWrites();
     const diskSpace = new DiskSpace(config.dataDir, config.freeSpaceFloor);
-    const services: Services = { config, logger, store, contents, status, cells, jobs, writes, diskSpace, snapshots, masterToken, urls };
+    const recovery = new Recovery();
+    const services: Services = { config, logger, store, contents, status, cells, jobs, writes, diskSpace, snapshots, masterToken, urls, recovery };
     server.decorate('server', 'cellar', services);
 
-    server.ext('onPreStart', () => recoverAtStart(services));
+    server.ext('onPreStart', () => recovery.run(services));
     server.ext('onPreStop', () => jobs.stop(config.shutdownTimeoutMs));
   },
 };
