@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
-import { clearImportStaging, mainBoxName, markImportStaging, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
+import { clearImportStaging, discard, mainBoxName, markImportStaging, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
 import { confine } from '../../core/confine.ts';
 import { CellarError, bodyOfAnyError, errorBody } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine, type SnapshotChecksums } from '../../core/export-format.ts';
@@ -86,12 +86,12 @@ export class CellImporter {
       await status.importSucceeded(cellId, contentId);
       await clearImportStaging(staging);
       contents.forget(oldDir);
-      await rm(oldDir, { recursive: true, force: true });
+      await discard(oldDir);
       logger.info({ cellId, name }, 'cell import done');
     } catch (error) {
       const body = signal.aborted ? errorBody('PR503-SV-0002') : bodyOfAnyError(error);
       logger.warn({ cellId, name, err: error, code: body.code }, 'cell import failed');
-      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      await discard(staging).catch(() => {});
       await status.importFailed(cellId, body).catch((failure: unknown) => logger.error({ cellId, err: failure }, 'could not record the failed import'));
     }
   }
