@@ -3,7 +3,9 @@
 // Prints requests, errors, latency, /__health latency and the server's peak RSS, then restarts
 // the server and checks byte for byte every file whose last PUT was acknowledged.
 // CELLAR_SOAK_SECONDS and CELLAR_SOAK_CLIENTS change the duration and the number of clients;
-// CELLAR_SOAK_JOBS=0 leaves the export and import out (to tell what the clients cost alone).
+// CELLAR_SOAK_JOBS=0 leaves the export and import out (to tell what the clients cost alone);
+// CELLAR_SOAK_CELL_MB sets the size of the exported cell (default 60).
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,6 +17,7 @@ import { call, cellRecord, freePort, peakRssMb, percentile, startServer, stopSer
 const seconds = Number(process.env.CELLAR_SOAK_SECONDS ?? 60);
 const clients = Number(process.env.CELLAR_SOAK_CLIENTS ?? 50);
 const withJobs = process.env.CELLAR_SOAK_JOBS !== '0';
+const cellMb = Number(process.env.CELLAR_SOAK_CELL_MB ?? 60);
 const workCells = 10;
 const goals = { errors: 0, healthP99Ms: 100, peakRssMb: 200, lost: 0 };
 
@@ -124,13 +127,13 @@ async function jobs(base: string, until: number, tally: Tally): Promise<{ export
   return done;
 }
 
-async function healthPoller(base: string, until: number, latencies: number[]): Promise<void> {
-  while (performance.now() < until) {
-    const started = performance.now();
-    await fetch(`${base}/__health`).then((res) => res.arrayBuffer(), () => undefined);
-    latencies.push(performance.now() - started);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+/** /__health latencies, measured by a process of its own (see lib/health-poller.mjs). */
+async function healthPoller(base: string, forSeconds: number, latencies: number[]): Promise<void> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'lib', 'health-poller.mjs'), `${base}/__health`, String(forSeconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => { output += String(chunk); });
+  await new Promise((resolve) => child.once('exit', resolve));
+  latencies.push(...(JSON.parse(output || '[]') as number[]));
 }
 
 export async function soakBench(log: (line: string) => void = console.log): Promise<{ passed: boolean }> {
@@ -145,7 +148,7 @@ export async function soakBench(log: (line: string) => void = console.log): Prom
       if (name !== 'big' && (await call(`${base}/${name}/__ctl/Box`, 'POST', { Name: 'box' })).status !== 201) throw new Error(`could not create a box in ${name}`);
     }
     const big = await cellRecord(dataDir, 'big');
-    const corpus = await writeCorpus(path.join(dataDir, 'cells', big.id, big.contentId, 'dav', '__'), { files: 400, totalBytes: 60 * 1000 * 1000, largestFile: 2_200_000, seed: 7 });
+    const corpus = await writeCorpus(path.join(dataDir, 'cells', big.id, big.contentId, 'dav', '__'), { files: Math.max(50, Math.round(cellMb * 7)), totalBytes: cellMb * 1000 * 1000, largestFile: 2_200_000, seed: 7 });
     log(`soak: ${clients} clients for ${seconds} s over ${workCells} cells, while a cell of ${corpus.files} files / ${(corpus.bytes / 1e6).toFixed(0)} MB is exported and imported back`);
 
     const tally: Tally = { requests: 0, errors: [], latencies: [] };
@@ -155,7 +158,7 @@ export async function soakBench(log: (line: string) => void = console.log): Prom
     const [, done] = await Promise.all([
       Promise.all(Array.from({ length: clients }, (_, id) => client(base, id, until, tally, expected))),
       withJobs ? jobs(base, until, tally) : Promise.resolve({ exports: 0, imports: 0 }),
-      healthPoller(base, until, health),
+      healthPoller(base, seconds, health),
     ]);
     const rss = await peakRssMb(server.pid!);
 

@@ -120,13 +120,23 @@ export class UnitStore {
     }
   }
 
-  /** For core/cell-status.ts only: the status, job record and content pointer move together. */
+  /**
+   * For core/cell-status.ts only: the status, job record and content pointer move together. A
+   * change whose write fails is undone in memory too (a full disk must not leave a cell busy).
+   */
   async writeCellState(id: string, change: (cell: CellRecord) => void): Promise<CellRecord> {
     const cell = this.getCellById(id);
     if (!cell) throw new Error(`cell ${id} is not in the registry`);
+    const before = structuredClone(cell);
     change(cell);
     cell.updatedAt = Date.now();
-    await this.#file.write(this.#document);
+    try {
+      await this.#file.write(this.#document);
+    } catch (error) {
+      for (const key of Object.keys(cell) as Array<keyof CellRecord>) delete cell[key];
+      Object.assign(cell, before);
+      throw error;
+    }
     return cell;
   }
 

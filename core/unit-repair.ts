@@ -67,6 +67,11 @@ async function repairCell(store: UnitStore, contents: CellContents, cell: CellRe
   const cellDir = contents.cellDir(cell.id);
   await clearMarker(cellDir, markers.creating).catch(() => {});
   await clearMarker(cellDir, markers.deleting).catch(() => {});
+  for (const name of await folderNames(cellDir)) {
+    if (!name.startsWith(discardedPrefix)) continue;
+    await rm(confine(cellDir, name), { recursive: true, force: true });
+    report.removed.push(path.relative(contents.dataDir, confine(cellDir, name)));
+  }
   let folders = (await folderNames(cellDir)).filter((name) => !name.startsWith('.'));
 
   if (!folders.includes(cell.contentId)) {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import test from 'ava';
 import { CorruptFileError, DurableJsonFile } from '../core/json-file.ts';
 import { CellNameTakenError, UnitStore } from '../core/store.ts';
+import { CellStatusService, stateOf } from '../core/cell-status.ts';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), 'cellar-store-'));
@@ -92,4 +93,20 @@ test('a cell whose removal cannot be written stays listed; concurrent creations 
   const again = new UnitStore(dir);
   await again.initialize();
   t.deepEqual(again.listCells().map((one) => one.name), ['kept', 'twin']);
+});
+
+test('a job accepted while the registry cannot be written leaves the cell idle, not busy forever', async (t) => {
+  const dir = await tempDir();
+  const store = new UnitStore(dir);
+  await store.initialize();
+  const cell = await store.addCell('cell1');
+  const status = new CellStatusService(store);
+  await rm(path.join(dir, 'unit.json'));
+  await mkdir(path.join(dir, 'unit.json'));
+  await t.throwsAsync(status.accept(cell.id, 'import', 'snap'));
+  t.is(store.findCell('cell1')!.job, undefined);
+  t.is(stateOf(store.findCell('cell1')!).activity, 'idle');
+  await rm(path.join(dir, 'unit.json'), { recursive: true });
+  await status.accept(cell.id, 'export', 'e1');
+  t.is(store.findCell('cell1')!.job?.kind, 'export');
 });

@@ -93,7 +93,7 @@ test('a contentId changed by one character deletes nothing: the only content fol
   t.is(again.server.cellar.store.findCell('cell1')!.contentId, original);
 });
 
-test('only a marked staging folder beside an existing live folder is removed; unmarked and unknown folders are kept and reported', async (t) => {
+test('only marked leftovers beside an existing live folder (a staging folder, a half-removed one) are removed; unmarked and unknown folders are kept and reported', async (t) => {
   const unit = await unitWithCell();
   const { store, contents } = unit.server.cellar;
   const cell = store.findCell('cell1')!;
@@ -101,6 +101,7 @@ test('only a marked staging folder beside an existing live folder is removed; un
   await mkdir(path.join(cellDir, 'content-staged', 'dav'), { recursive: true });
   await writeFile(path.join(cellDir, 'content-staged', '.import-staging'), '');
   await mkdir(path.join(cellDir, 'content-unmarked'), { recursive: true });
+  await mkdir(path.join(cellDir, '.deleted-content-old-1234', 'dav'), { recursive: true });
   await mkdir(path.join(unit.dataDir, 'cells', 'strangercell', 'content-x'), { recursive: true });
   const again = await restart(unit);
   t.teardown(() => again.stop());
