@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { CentralDirectorySpool, writeAll } from './central-directory.ts';
 import { ChecksumSpool } from './checksum-spool.ts';
 
-export { incompressibleRatio, isCompressible, looksRandom, SizeChangedError, smallFileBytes };
+export { SizeChangedError, smallFileBytes };
 import { dosDateTime, endRecords, localHeaderLength, max32, methodDeflated, methodStored, writeLocalHeader, type EntryRecord } from './zip-records.ts';
 
 const deflateAsync = promisify(deflateRaw);
@@ -31,8 +31,6 @@ export const probeBytes = 16 * 1024;
  * 20 µs of zlib set-up each (measured), and a cell has one `.pmeta` per resource.
  */
 export const storeBelowBytes = 1024;
-/** Past this, offsets and sizes need ZIP64 records (the 32-bit fields top out at 0xFFFFFFFF). */
-export const zip64Threshold = max32;
 /** Files from this size on get ZIP64 sizes in their local header: their deflated size is known only after. */
 const zip64LocalBytes = 0xf0000000;
 /** Entries being deflated on zlib's thread at most, waiting their turn to be written. */
