@@ -1,4 +1,4 @@
-// What an import checks before its 202 (spec §9): the snapshot is read through its zip central
+// What an import checks before its 202: the snapshot is read through its zip central
 // directory with yauzl and judged entry by entry, without extracting anything and without ever
 // writing to the stored file. yauzl checks names first (strictFileNames), the
 // layout and the rest are checked here; every refusal names the entry it is about.
