@@ -14,13 +14,14 @@ import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi'
 import Joi from 'joi';
 import { cellRoute } from '../core/cell-access.ts';
 import { neverCompress } from '../core/conventions.ts';
+import { parseByteRange } from '../core/byte-range.ts';
+import { evaluatePreconditions, MalformedHeaderError, rangeAllowed, type ConditionalHeaders, type ResourceState } from '../core/conditional.ts';
 import { personiumError } from '../core/errors.ts';
 import { KeyedQueue } from '../core/keyed-queue.ts';
 import { methodNotAllowed, notAllowed, optionsRoute } from '../core/routes.ts';
 import { servicesPluginName } from '../core/services.ts';
 import { defaultContentType, etagFor, type SnapshotArea, type SnapshotEntry } from '../core/snapshot-store.ts';
 import { cellarVersion } from '../core/version.ts';
-import { parseRange } from './range.ts';
 import { areaOf, destinationName, fileUrl, snapshotFileName } from './request.ts';
 
 export const fileAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, MOVE';
@@ -38,16 +39,35 @@ const optionsSchema = Joi.object<SnapshotAreaOptions>({
   maxFileBytes: Joi.number().integer().min(1).required(),
 });
 
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').map((value) => value.trim().replace(/^W\//, '')).some((value) => value === '*' || value === etag);
+function stateOf(entry: Pick<SnapshotEntry, 'etag' | 'modifiedMs'> | undefined): ResourceState {
+  return entry ? { exists: true, etag: entry.etag, lastModified: entry.modifiedMs } : { exists: false };
 }
 
-/** `If-Match`: absent passes; otherwise the file must exist and match (or `*`), else 412. */
+/** A malformed conditional header is the client's mistake: 400, not a guess. */
+function withValidHeaders<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof MalformedHeaderError) throw personiumError('PR400-EV-0002', error.header);
+    throw error;
+  }
+}
+
+/**
+ * RFC 9110 §13 for a write (the shared core/conditional.ts, as box WebDAV uses): `If-Match`,
+ * `If-None-Match` (`*` refuses a PUT over an existing file), `If-Unmodified-Since`; 412 when they fail.
+ */
 function checkIfMatch(request: Request, entry: SnapshotEntry | undefined): void {
-  const header = request.headers['if-match'] as string | undefined;
-  if (header === undefined) return;
-  if (!entry || !etagMatches(header, entry.etag)) throw personiumError('PR412-DV-0001');
+  const outcome = withValidHeaders(() => evaluatePreconditions(stateOf(entry), conditionalHeaders(request), request.method.toUpperCase()));
+  if (outcome !== 'proceed') throw personiumError('PR412-DV-0001');
+}
+
+function conditionalHeaders(request: Request): ConditionalHeaders {
+  const value = (name: keyof ConditionalHeaders) => request.headers[name] as string | undefined;
+  return {
+    'if-match': value('if-match'), 'if-none-match': value('if-none-match'), 'if-modified-since': value('if-modified-since'),
+    'if-unmodified-since': value('if-unmodified-since'), 'if-range': value('if-range'),
+  };
 }
 
 async function getFile(request: Request, h: ResponseToolkit) {
@@ -71,14 +91,19 @@ async function getFile(request: Request, h: ResponseToolkit) {
       .header('ETag', etag)
       .header('Accept-Ranges', 'bytes')
       .header('Last-Modified', stats.mtime.toUTCString());
-    if (etagMatches(request.headers['if-none-match'] as string | undefined, etag)) {
+    const state = stateOf({ etag, modifiedMs: stats.mtimeMs });
+    const headers = conditionalHeaders(request);
+    const outcome = withValidHeaders(() => evaluatePreconditions(state, headers, request.method.toUpperCase()));
+    if (outcome !== 'proceed') {
       await handle.close();
-      return common(h.response().code(304));
+      if (outcome === 'not-modified') return common(h.response().code(304));
+      throw personiumError('PR412-DV-0001');
     }
-    const ifRange = request.headers['if-range'] as string | undefined;
-    const rangeHeader = ifRange && ifRange.replace(/^W\//, '') !== etag ? undefined : (request.headers.range as string | undefined);
-    const range = parseRange(rangeHeader, stats.size);
-    if (range === 'unsatisfiable') {
+    const answer = withValidHeaders(() => rangeAllowed(state, headers['if-range']))
+      ? parseByteRange(request.headers.range as string | undefined, stats.size)
+      : { kind: 'whole' as const };
+    const range = answer.kind === 'partial' ? answer : undefined;
+    if (answer.kind === 'unsatisfiable') {
       await handle.close();
       const error = personiumError('PR416-DV-0001');
       error.output.headers['Content-Range'] = `bytes */${stats.size}`;

@@ -47,3 +47,25 @@ test('REPORT on the area or a file is 501 PR501-MC-0001', async (t) => {
     t.deepEqual(json(res), errorBody('PR501-MC-0001'), url);
   }
 });
+
+test('conditional requests on snapshot files follow RFC 9110 §13 (the shared core/conditional.ts)', async (t) => {
+  await unit.as({ method: 'PUT', url: '/cell1/__snapshot/keep.zip', payload: 'original' });
+  const refused = await unit.as({ method: 'PUT', url: '/cell1/__snapshot/keep.zip', payload: 'overwritten', headers: { 'if-none-match': '*' } });
+  t.is(refused.statusCode, 412, "a don't-overwrite upload never replaces a snapshot");
+  t.deepEqual(json(refused), errorBody('PR412-DV-0001'));
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__snapshot/keep.zip' })).payload, 'original');
+  t.is((await unit.as({ method: 'PUT', url: '/cell1/__snapshot/fresh.zip', payload: 'new', headers: { 'if-none-match': '*' } })).statusCode, 201);
+  const past = new Date(Date.now() - 3_600_000).toUTCString();
+  t.is((await unit.as({ method: 'DELETE', url: '/cell1/__snapshot/keep.zip', headers: { 'if-unmodified-since': past } })).statusCode, 412);
+  const future = new Date(Date.now() + 3_600_000).toUTCString();
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__snapshot/keep.zip', headers: { 'if-modified-since': future } })).statusCode, 304);
+  const malformed = await unit.as({ method: 'PUT', url: '/cell1/__snapshot/keep.zip', payload: 'x', headers: { 'if-match': 'not-an-etag' } });
+  t.is(malformed.statusCode, 400);
+  t.deepEqual(json(malformed), errorBody('PR400-EV-0002', ['If-Match']));
+  const { etag } = (await unit.as({ method: 'HEAD', url: '/cell1/__snapshot/keep.zip' })).headers;
+  const stale = await unit.as({ method: 'GET', url: '/cell1/__snapshot/keep.zip', headers: { range: 'bytes=0-1', 'if-range': '"stale"' } });
+  t.is(stale.statusCode, 200, 'If-Range with another ETag gets the whole file');
+  const fresh = await unit.as({ method: 'GET', url: '/cell1/__snapshot/keep.zip', headers: { range: 'bytes=0-1', 'if-range': String(etag) } });
+  t.is(fresh.statusCode, 206);
+  t.is(fresh.payload, 'or');
+});
