@@ -33,6 +33,12 @@ test('the walk-through on cell hosts: boxes, content, export, the snapshot area 
   t.is(box.headers.location, "http://cell1.unit.test/__ctl/Box('box1')");
   t.is((await onCell(unit, 'cell1', { method: 'PUT', url: '/box1/hello.txt', payload: 'hello', headers: { 'content-type': 'text/plain' } })).statusCode, 201);
   t.is((await onCell(unit, 'cell1', { method: 'GET', url: '/box1/hello.txt' })).payload, 'hello');
+  const members = await onCell(unit, 'cell1', { method: 'PROPFIND', url: '/box1/', headers: { depth: '1' } });
+  t.is(members.statusCode, 207);
+  t.true(members.payload.includes('<D:href>/box1/hello.txt</D:href>'), `box hrefs are the cell host's paths: ${members.payload.slice(0, 600)}`);
+  const copied = await onCell(unit, 'cell1', { method: 'COPY', url: '/box1/hello.txt', headers: { destination: 'http://cell1.unit.test/box1/copy.txt' } });
+  t.is(copied.statusCode, 201, 'a Destination on the cell host is inside the box');
+  t.is((await onCell(unit, 'cell1', { method: 'GET', url: '/box1/copy.txt' })).payload, 'hello');
 
   const exported = await onCell(unit, 'cell1', { method: 'POST', url: '/__export', payload: '{"Name":"snap1"}' });
   t.is(exported.statusCode, 202);
