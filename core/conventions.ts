@@ -39,7 +39,7 @@ const exposedHeaders = 'Location, ETag, X-Personium-Version, Content-Range';
  * `Access-Control-Allow-Methods` (its `Allow`); with `Origin`, the headers the preflight asks for
  * are allowed and the ones a script needs are exposed.
  */
-function corsHeaders(request: Request, allow: string | undefined): Record<string, string> {
+export function corsHeaders(request: Request, allow: string | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
   if (request.method === 'options' && allow) headers['Access-Control-Allow-Methods'] = allow;
   if (request.headers.origin === undefined) return headers;

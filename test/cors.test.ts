@@ -61,6 +61,10 @@ test('a preflight with Origin gets the asked headers allowed and Location, ETag,
   }
   const get = await unit.as({ method: 'GET', url: '/cell1/__snapshot/a.zip', headers: { origin: 'https://app.example' } });
   t.is(get.headers['access-control-expose-headers'], 'Location, ETag, X-Personium-Version, Content-Range', 'the real request exposes them too');
+  await unit.as({ method: 'PUT', url: '/cell1/box1/page.txt', payload: 'a box file' });
+  const boxGet = await unit.as({ method: 'GET', url: '/cell1/box1/page.txt', headers: { origin: 'https://app.example' } });
+  t.is(boxGet.payload, 'a box file');
+  t.is(boxGet.headers['access-control-expose-headers'], 'Location, ETag, X-Personium-Version, Content-Range', 'a box download sent past hapi exposes them too');
 });
 
 test('an OPTIONS that sends a token has it checked: a bad one 401, the master token 200', async (t) => {

@@ -6,7 +6,7 @@ import type { Request, ResponseObject } from '@hapi/hapi';
 import { parseByteRange } from '../../core/byte-range.ts';
 import { rangeAllowed } from '../../core/conditional.ts';
 import { encodeSegment, httpDate, parsePropfind, readSmallBody } from '../../core/dav-xml.ts';
-import { commonHeaders } from '../../core/conventions.ts';
+import { commonHeaders, corsHeaders } from '../../core/conventions.ts';
 import { personiumError } from '../../core/errors.ts';
 import { etagOf, type Resource } from './box-store.ts';
 import type { Lock } from './locks.ts';
@@ -47,6 +47,7 @@ export async function getResource(ctx: BoxRequest) {
     const length = size === 0 ? 0 : end - start + 1;
     const headers: Record<string, string | number> = {
       ...commonHeaders(),
+      ...corsHeaders(ctx.request, undefined),
       ETag: etagOf(target.pmeta),
       'Last-Modified': httpDate(target.pmeta.u),
       'Accept-Ranges': 'bytes',
