@@ -7,7 +7,7 @@
 // so a few small handlers cover it; PROPFIND is propfind.ts, a plugin of its own.
 import { open, unlink } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
-import { finished, PassThrough, Transform, type Readable } from 'node:stream';
+import { finished, PassThrough, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Boom from '@hapi/boom';
 import type { Plugin, Request, ResponseToolkit, RouteOptions } from '@hapi/hapi';
@@ -16,6 +16,7 @@ import { cellRoute } from '../core/cell-access.ts';
 import { neverCompress } from '../core/conventions.ts';
 import { parseByteRange } from '../core/byte-range.ts';
 import { evaluatePreconditions, MalformedHeaderError, rangeAllowed, type ConditionalHeaders, type ResourceState } from '../core/conditional.ts';
+import { byteCounter } from '../core/byte-counter.ts';
 import { personiumError } from '../core/errors.ts';
 import { KeyedQueue } from '../core/keyed-queue.ts';
 import { methodNotAllowed, notAllowed, optionsRoute } from '../core/routes.ts';
@@ -126,19 +127,6 @@ async function getFile(request: Request, h: ResponseToolkit) {
     await handle.close().catch(() => {});
     throw error;
   }
-}
-
-/** Counts the bytes of an upload and stops it past the limit (for bodies without Content-Length). */
-function byteCounter(limit: number): Transform & { bytes: number } {
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      counter.bytes += chunk.length;
-      if (counter.bytes > limit) return done(personiumError('PR413-DV-0001', limit));
-      done(null, chunk);
-    },
-  }) as Transform & { bytes: number };
-  counter.bytes = 0;
-  return counter;
 }
 
 /** Renames and removals, one at a time per area: the file count and If-Match hold when they land. */

@@ -3,10 +3,11 @@
 import { createWriteStream } from 'node:fs';
 import { open, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { finished, PassThrough, Transform, type Readable } from 'node:stream';
+import { finished, PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Boom from '@hapi/boom';
 import { escapeXml, httpDate, readSmallBody } from '../../core/dav-xml.ts';
+import { byteCounter } from '../../core/byte-counter.ts';
 import { personiumError } from '../../core/errors.ts';
 import { isRoot } from './box-path.ts';
 import { contentFile, etagOf } from './box-store.ts';
@@ -25,18 +26,6 @@ async function parentCollection(ctx: BoxRequest, segments: readonly string[] = c
   const parent = await ctx.store.stat(segments.slice(0, -1));
   if (!parent || !parent.isCollection) throw personiumError('PR409-DV-0003', urlFor(ctx, segments.slice(0, -1)));
   return parent;
-}
-
-function byteCounter(limit: number): Transform & { bytes: number } {
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      counter.bytes += chunk.length;
-      if (counter.bytes > limit) return done(personiumError('PR413-DV-0001', limit));
-      done(null, chunk);
-    },
-  }) as Transform & { bytes: number };
-  counter.bytes = 0;
-  return counter;
 }
 
 /** Streams the request body into `file` and fsyncs it; a client that goes away fails it. */
