@@ -7,6 +7,7 @@ import { credentialsOf, holdsPrivilege, param, type Privilege } from './auth.ts'
 import { activityOf } from './cell-status.ts';
 import { addsData, type DiskSpace } from './disk-space.ts';
 import { personiumError } from './errors.ts';
+import type { CellHolds } from './cell-holds.ts';
 import type { CellWrites } from './cell-writes.ts';
 import type { CellRecord, UnitStore } from './store.ts';
 
@@ -78,13 +79,15 @@ function classify(settings: CellRouteSettings): Classified {
   };
 }
 
-/** The status gate for one request: 409 while a job runs or the import failed, by kind of access. */
-function gateError(cell: CellRecord, classified: Pick<Classified, 'isWrite' | 'passesImportFailed'>, method: string) {
+/** The status gate for one request: 409 while a job runs, the cell is held or the import failed, by kind of access. */
+function gateError(cell: CellRecord, classified: Pick<Classified, 'isWrite' | 'passesImportFailed'>, method: string, holds: CellHolds) {
   if (cell.status === 'import failed' && !classified.passesImportFailed) return personiumError('PR409-CM-0001');
   const activity = activityOf(cell);
   if (activity !== 'idle' && classified.isWrite(method)) {
     return personiumError('PR409-CM-0002', activity === 'exporting' ? 'cell export' : 'cell import');
   }
+  const holder = holds.holderOf(cell.id);
+  if (holder !== undefined && classified.isWrite(method)) return personiumError('PR409-CM-0002', holder);
   return undefined;
 }
 
@@ -102,9 +105,9 @@ async function checkFreeSpace(diskSpace: DiskSpace, method: string): Promise<voi
   if (addsData(method) && (await diskSpace.belowFloor())) throw personiumError('PR503-SV-0005');
 }
 
-export const cellAccessPlugin: Plugin<{ store: UnitStore; writes: CellWrites; diskSpace: DiskSpace }> = {
+export const cellAccessPlugin: Plugin<{ store: UnitStore; writes: CellWrites; holds: CellHolds; diskSpace: DiskSpace }> = {
   name: 'cellar-cell-access',
-  register(server, { store, writes, diskSpace }) {
+  register(server, { store, writes, holds, diskSpace }) {
     const classifications = new WeakMap<object, Classified>();
 
     server.ext('onPostAuth', async (request, h) => {
@@ -131,7 +134,7 @@ export const cellAccessPlugin: Plugin<{ store: UnitStore; writes: CellWrites; di
       if (!holdsPrivilege(credentials, cell.id, classified.privilegeFor(request.method))) {
         throw personiumError('PR403-AU-0002');
       }
-      const refused = gateError(cell, classified, request.method);
+      const refused = gateError(cell, classified, request.method, holds);
       if (refused) throw refused;
       if (classified.isWrite(request.method)) await checkFreeSpace(diskSpace, request.method);
       request.app.cell = cell;

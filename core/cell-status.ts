@@ -1,6 +1,7 @@
 // The cell status state machine, in one place. The persistent status
 // (`normal` | `import failed`) and the job record live in the unit store; the transient activity
 // (`idle` | `exporting` | `importing`) is derived from the job record. No other module writes them.
+import type { CellHolds } from './cell-holds.ts';
 import { errorBody, personiumError, type PersoniumErrorBody } from './errors.ts';
 import type { CellRecord, CellStatus, ImportFailure, JobKind, UnitStore } from './store.ts';
 
@@ -63,11 +64,13 @@ export interface LiveProgress {
 export class CellStatusService {
   readonly #progress = new Map<string, LiveProgress>();
 
-  constructor(private readonly store: UnitStore) {}
+  constructor(private readonly store: UnitStore, private readonly holds?: CellHolds) {}
 
-  /** Accepts a job: the in-progress record is on disk when this resolves (before the 202). */
+  /** Accepts a job: the in-progress record is on disk when this resolves (before the 202). A held cell refuses it. */
   async accept(cellId: string, kind: JobKind, name: string, startedAt: Date = new Date()): Promise<CellRecord> {
     const cell = this.#require(cellId);
+    const holder = this.holds?.holderOf(cellId);
+    if (holder !== undefined) throw personiumError('PR409-CM-0002', holder);
     const next = transition(stateOf(cell), { type: kind === 'export' ? 'export-accepted' : 'import-accepted' });
     this.#progress.set(cellId, { percent: 0 });
     try {

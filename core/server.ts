@@ -19,6 +19,7 @@ import { cellRootPlugin } from '../plugins/cell-root/index.ts';
 import { boxDavPlugin } from '../plugins/box-dav/index.ts';
 import { importPlugin } from '../plugins/import/index.ts';
 import { exportPlugin } from '../plugins/export/index.ts';
+import { backupPlugin } from '../plugins/backup/index.ts';
 import { statusPlugin } from '../plugins/status/index.ts';
 import { snapshotAreaPlugin } from '../snapshot-area/index.ts';
 import { snapshotPropfindPlugin } from '../snapshot-area/propfind.ts';
@@ -59,11 +60,11 @@ export async function createServer(config: Config, options: CreateServerOptions 
   await server.register(conventionsPlugin);
   await server.register({ plugin: requestLimitsPlugin, options: config.http });
   await server.register({ plugin: servicesPlugin, options: { config, logger } });
-  const { masterToken, store, urls, writes, diskSpace } = server.cellar;
+  const { masterToken, store, urls, writes, holds, diskSpace } = server.cellar;
   await server.register({ plugin: cellHostPlugin, options: { config, urls, store } });
   registerBearerScheme(server, masterTokenResolver(masterToken.token), (request) =>
     param(request, 'cell') ? urls.cell(param(request, 'cell')) : urls.unit());
-  await server.register({ plugin: cellAccessPlugin, options: { store, writes, diskSpace } });
+  await server.register({ plugin: cellAccessPlugin, options: { store, writes, holds, diskSpace } });
   // A browser's preflight to a URL no feature serves (the unit root, say) is answered too.
   server.route(optionsRoute('/{any*}', 'OPTIONS'));
 
@@ -72,6 +73,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   await server.register({ plugin: snapshotAreaPlugin, options: config.snapshot });
   await server.register(snapshotPropfindPlugin);
   await server.register({ plugin: exportPlugin, options: { writeDrainMs: config.jobWriteDrainMs, beforeEntry: options.hooks?.exportBeforeEntry } });
+  await server.register(backupPlugin);
   await server.register({ plugin: importPlugin, options: { limits: config.import, writeDrainMs: config.jobWriteDrainMs, beforeEntry: options.hooks?.importBeforeEntry } });
   return server;
 }

@@ -8,6 +8,7 @@ import { loadMasterToken, type MasterToken } from './auth.ts';
 import { CellContents } from './cell-content.ts';
 import { CellStatusService } from './cell-status.ts';
 import { Cells } from './cells.ts';
+import { CellHolds } from './cell-holds.ts';
 import { CellWrites } from './cell-writes.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 import { DiskSpace } from './disk-space.ts';
@@ -33,6 +34,8 @@ export interface Services {
   jobs: JobRunner;
   /** The writes under way in each cell, which a job waits for before it starts. */
   writes: CellWrites;
+  /** Cells held still for the unit backup: writes refused, no job may start. */
+  holds: CellHolds;
   /** Free space on the data directory's file system, against the configured floor. */
   diskSpace: DiskSpace;
   /** Each cell's snapshot area (`{CellURL}__snapshot`). */
@@ -70,7 +73,8 @@ export const servicesPlugin: Plugin<ServicesOptions> = {
     });
     const masterToken = await loadMasterToken(config.masterToken, config.dataDir);
     const contents = new CellContents(config.dataDir);
-    const status = new CellStatusService(store);
+    const holds = new CellHolds();
+    const status = new CellStatusService(store, holds);
     const snapshots = new LocalSnapshotStore((cellId) => contents.snapshotDir(cellId));
     const cells = new Cells(store, contents, snapshots, status);
     const jobs = new JobRunner(config.jobs.concurrency, logger);
@@ -78,7 +82,7 @@ export const servicesPlugin: Plugin<ServicesOptions> = {
     const writes = new CellWrites();
     const diskSpace = new DiskSpace(config.dataDir, config.freeSpaceFloor);
     const recovery = new Recovery();
-    const services: Services = { config, logger, store, contents, status, cells, jobs, writes, diskSpace, snapshots, masterToken, urls, recovery };
+    const services: Services = { config, logger, store, contents, status, cells, jobs, writes, holds, diskSpace, snapshots, masterToken, urls, recovery };
     server.decorate('server', 'cellar', services);
 
     server.ext('onPreStart', () => recovery.run(services));

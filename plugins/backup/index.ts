@@ -1,0 +1,92 @@
+// GET {UnitURL}__backup: the whole unit as one tar stream (the layout is core/backup-layout.ts),
+// for the unit master token only. The archive holds the unit's secrets, so it is as sensitive as
+// the data directory; the answer says so. Its size is not known in advance: the body is chunked
+// and the counts come at the end, in the manifest and in trailers.
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import { credentialsOf } from '../../core/auth.ts';
+import { backupFormat, backupFormatVersion } from '../../core/backup-layout.ts';
+import { commonHeaders, corsHeaders } from '../../core/conventions.ts';
+import { personiumError } from '../../core/errors.ts';
+import { methodNotAllowed, optionsRoute } from '../../core/routes.ts';
+import { servicesPluginName } from '../../core/services.ts';
+import { cellarVersion } from '../../core/version.ts';
+import { TarOut } from './tar-out.ts';
+import { UnitBackupReader } from './unit-backup.ts';
+
+const route = '/__backup';
+const allow = 'OPTIONS, GET';
+export const sensitivityNotice = 'holds the unit secrets (master token, token key): keep it as safe as the data directory';
+
+/** `?snapshots=false` leaves the snapshot areas out; anything but true/false is 400. */
+function withSnapshots(request: Request): boolean {
+  const value = request.query.snapshots;
+  if (value === undefined || value === 'true') return true;
+  if (value === 'false') return false;
+  throw personiumError('PR400-CM-0002', 'snapshots', 'true|false');
+}
+
+function fileStamp(date: Date): string {
+  const digits = date.toISOString().replace(/[-:]/g, '');
+  return `${digits.slice(0, 8)}_${digits.slice(9, 15)}`;
+}
+
+async function backup(request: Request, h: ResponseToolkit) {
+  // Only the unit's own credential: a token of any cell, whatever its privileges, is refused.
+  if (credentialsOf(request)?.kind !== 'unit-master') throw personiumError('PR403-AU-0002');
+  const snapshots = withSnapshots(request);
+  const unit = request.server.cellar;
+  const created = new Date();
+  const headers = {
+    'Content-Type': 'application/x-tar',
+    'Content-Disposition': `attachment; filename="unit_${fileStamp(created)}.tar"`,
+    'Cache-Control': 'no-store',
+    'X-Cellar-Backup-Sensitive': sensitivityNotice,
+  };
+  if (request.method === 'head') {
+    const response = h.response('').code(200);
+    for (const [name, value] of Object.entries(headers)) response.header(name, value);
+    return response;
+  }
+  const res = request.raw.res;
+  res.writeHead(200, { ...commonHeaders(), ...corsHeaders(request, undefined), ...headers, Trailer: 'X-Cellar-Backup-Entries, X-Cellar-Backup-Bytes' });
+  const controller = new AbortController();
+  res.once('close', () => { if (!res.writableFinished) controller.abort(new Error('the client went away')); });
+  const spool = path.join(os.tmpdir(), `.cellar-backup-manifest-${randomBytes(8).toString('hex')}`);
+  const header = { format: backupFormat, version: backupFormatVersion, generator: `cellar ${cellarVersion}`, unit_url: unit.urls.unit(), created: created.toISOString(), snapshots } as const;
+  const out = new TarOut(res, spool, header, controller.signal);
+  const run = async () => {
+    try {
+      await new UnitBackupReader(unit, out, controller.signal).write({ snapshots });
+      const trailer = await out.finish();
+      res.addTrailers({ 'X-Cellar-Backup-Entries': String(trailer.entries), 'X-Cellar-Backup-Bytes': String(trailer.bytes) });
+      res.end();
+      request.logger.info({ entries: trailer.entries, bytes: trailer.bytes, tarBytes: out.tarBytes }, 'unit backup sent');
+    } catch (error) {
+      // The answer is cut short: without its manifest no client takes it for a whole backup.
+      out.abort(error as Error);
+      res.destroy();
+      request.logger.warn({ err: error }, 'unit backup stopped');
+    } finally {
+      await rm(spool, { force: true });
+    }
+  };
+  void run();
+  return h.abandon;
+}
+
+export const backupPlugin: Plugin<void> = {
+  name: 'cellar-backup',
+  version: cellarVersion,
+  dependencies: [servicesPluginName],
+  register(server) {
+    server.route([
+      { method: 'GET', path: route, handler: backup },
+      optionsRoute(route, allow),
+      { method: '*', path: route, handler: methodNotAllowed(allow) },
+    ]);
+  },
+};

@@ -1,0 +1,153 @@
+// The tar side of a unit backup: entries go into a tar-stream pack whose bytes are written to the
+// response with backpressure, every file hashed with SHA-256 as it streams, and each entry's line
+// spooled to a manifest file on disk (memory stays flat whatever the number of entries).
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import tar from 'tar-stream';
+import { manifestLine, manifestName, type ManifestEntry, type ManifestHeader, type ManifestTrailer } from '../../core/backup-layout.ts';
+
+const chunkBytes = 1024 * 1024;
+
+type Sink = ReturnType<tar.Pack['entry']>;
+
+export class TarOut {
+  readonly #pack = tar.pack({ highWaterMark: 4 * chunkBytes });
+  readonly #spool: WriteStream;
+  readonly #sent: Promise<void>;
+  #entries = 0;
+  #bytes = 0;
+  /** Bytes of tar written to the response so far. */
+  tarBytes = 0;
+
+  constructor(private readonly res: ServerResponse, private readonly spoolFile: string, header: ManifestHeader, private readonly signal: AbortSignal) {
+    // Failures reach the caller through the entry callbacks; an unheard 'error' event would throw.
+    this.#pack.on('error', () => {});
+    this.#spool = createWriteStream(spoolFile, { mode: 0o600 });
+    this.#spool.on('error', () => {});
+    this.#spool.write(`${JSON.stringify(header)}\n`);
+    // When sending stops early the pack is destroyed, which fails the entry being written.
+    this.#sent = this.#send().catch((error: unknown) => {
+      this.#pack.destroy(error as Error);
+      throw error;
+    });
+    this.#sent.catch(() => {});
+  }
+
+  async #send(): Promise<void> {
+    for await (const chunk of this.#pack as AsyncIterable<Buffer>) {
+      this.tarBytes += chunk.length;
+      if (!this.res.write(chunk)) await nextEvent(this.res, 'drain');
+      if (this.res.destroyed) throw new Error('the client went away');
+    }
+  }
+
+  async directory(name: string, mtime: Date): Promise<void> {
+    const { done } = this.#entry({ name, type: 'directory', mode: 0o755, mtime });
+    await done;
+    await this.#record({ name, type: 'directory', size: 0, mtime: seconds(mtime) });
+  }
+
+  /** A small entry made in memory (the registry). */
+  async buffer(name: string, data: Buffer, mtime: Date, mode = 0o600): Promise<void> {
+    const { sink, done } = this.#entry({ name, type: 'file', size: data.length, mode, mtime });
+    sink.end(data);
+    await done;
+    await this.#record({ name, type: 'file', size: data.length, sha256: createHash('sha256').update(data).digest('hex'), mtime: seconds(mtime) });
+  }
+
+  /** An open file of `size` bytes, streamed from its start; a file that changes size under the reader fails the backup. */
+  async file(name: string, handle: FileHandle, size: number, mtime: Date, mode: number): Promise<void> {
+    const { sink, done } = this.#entry({ name, type: 'file', size, mode: mode & 0o777, mtime });
+    const hash = createHash('sha256');
+    let position = 0;
+    while (position < size) {
+      this.signal.throwIfAborted();
+      const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, size - position));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
+      const data = bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
+      hash.update(data);
+      position += bytesRead;
+      if (!sink.write(data)) await this.#drained(sink);
+    }
+    endSink(sink);
+    await done;
+    await this.#record({ name, type: 'file', size, sha256: hash.digest('hex'), mtime: seconds(mtime) });
+  }
+
+  /** Writes the manifest as the last entry and ends the archive. */
+  async finish(): Promise<ManifestTrailer> {
+    const trailer: ManifestTrailer = { entries: this.#entries, bytes: this.#bytes };
+    this.#spool.end(`${JSON.stringify(trailer)}\n`);
+    await once(this.#spool, 'close');
+    const size = this.#spool.bytesWritten;
+    const { sink, done } = this.#entry({ name: manifestName, type: 'file', size, mode: 0o644, mtime: new Date() });
+    const source = createReadStream(this.spoolFile, { highWaterMark: chunkBytes });
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (!sink.write(chunk)) await this.#drained(sink);
+    }
+    endSink(sink);
+    await done;
+    this.#pack.finalize();
+    await this.#sent;
+    return trailer;
+  }
+
+  /** Stops the archive where it is: the response is cut, so no client takes it for whole. */
+  abort(error: Error): void {
+    this.#pack.destroy(error);
+    this.#spool.destroy();
+  }
+
+  async #record(entry: ManifestEntry): Promise<void> {
+    this.#entries += 1;
+    this.#bytes += entry.size;
+    if (!this.#spool.write(manifestLine(entry))) await once(this.#spool, 'drain');
+  }
+
+  async #drained(sink: Sink): Promise<void> {
+    await nextEvent(sink, 'drain');
+  }
+
+  /** A new entry, and the promise that it is wholly in the archive (or why it is not). */
+  #entry(header: Parameters<tar.Pack['entry']>[0]): { sink: Sink; done: Promise<void> } {
+    let sink!: Sink;
+    const done = new Promise<void>((resolve, reject) => {
+      sink = this.#pack.entry(header, (error) => (error ? reject(error) : resolve()));
+    });
+    sink.on('error', () => {});
+    return { sink, done };
+  }
+}
+
+interface Emitter {
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** Resolves on `event`, or once the emitter closes or fails (its listeners removed either way). */
+function nextEvent(emitter: Emitter, event: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      emitter.off(event, done);
+      emitter.off('close', done);
+      emitter.off('error', done);
+      resolve();
+    };
+    emitter.once(event, done);
+    emitter.once('close', done);
+    emitter.once('error', done);
+  });
+}
+
+/** streamx's typings make the last chunk of `end` required; it is optional. */
+function endSink(sink: Sink): void {
+  (sink as unknown as { end(): void }).end();
+}
+
+function seconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}

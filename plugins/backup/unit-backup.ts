@@ -1,0 +1,141 @@
+// What a unit backup reads, in order: every cell of the registry, one at a time, held still while
+// its live content and snapshot area go into the archive (writes to it get 409 meanwhile, the
+// rest of the unit goes on); then the unit's secrets; then the registry as it was when each cell
+// was read, listing exactly the cells in the archive; then the manifest (tar-out.ts).
+import { lstat, open, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cellsFolder, secretFileNames, snapshotsFolder, storeFileName } from '../../core/backup-layout.ts';
+import type { Services } from '../../core/services.ts';
+import type { CellRecord } from '../../core/store.ts';
+import type { TarOut } from './tar-out.ts';
+
+export const backupHolder = 'unit backup';
+
+type BackupServices = Pick<Services, 'store' | 'contents' | 'holds' | 'writes' | 'logger' | 'config'>;
+
+/** Temporaries of box writes and durable small writes: never part of a resource. */
+function isTemporary(name: string): boolean {
+  return name.startsWith('.content.tmp-') || name.startsWith('.tmp-') || (name.startsWith('.') && name.endsWith('.tmp'));
+}
+
+const pollMs = 50;
+
+export class UnitBackupReader {
+  constructor(private readonly unit: BackupServices, private readonly out: TarOut, private readonly signal: AbortSignal) {}
+
+  async write(options: { snapshots: boolean }): Promise<void> {
+    const { store, config } = this.unit;
+    const now = new Date();
+    const captured: CellRecord[] = [];
+    await this.out.directory(cellsFolder, now);
+    if (options.snapshots) await this.out.directory(snapshotsFolder, now);
+    for (const id of store.listCells().map((cell) => cell.id)) {
+      const record = await this.#cell(id, options.snapshots);
+      if (record) captured.push(record);
+    }
+    for (const name of secretFileNames) await this.#topFile(path.join(config.dataDir, name), name, 0o600);
+    await this.out.buffer(storeFileName, Buffer.from(await this.#registry(captured)), new Date());
+  }
+
+  /** One cell, held; undefined when it was deleted before its turn. */
+  async #cell(id: string, snapshots: boolean): Promise<CellRecord | undefined> {
+    const { store, holds, contents } = this.unit;
+    if (!store.getCellById(id)) return undefined;
+    const release = holds.hold(id, backupHolder);
+    try {
+      await this.#stillness(id);
+      const live = store.getCellById(id);
+      if (!live) return undefined;
+      const record = structuredClone(live);
+      // An export running meanwhile only reads; its record does not belong in a restored unit.
+      delete record.job;
+      const cellDir = `${cellsFolder}/${record.id}`;
+      const contentDir = contents.contentDir(record);
+      await this.out.directory(cellDir, new Date());
+      await this.#tree(contentDir, `${cellDir}/${record.contentId}`);
+      if (snapshots) await this.#snapshotArea(contents.snapshotDir(record.id), `${snapshotsFolder}/${record.id}`);
+      return record;
+    } finally {
+      release();
+    }
+  }
+
+  /** Waits until no import runs in the held cell and the writes that were under way have ended. */
+  async #stillness(id: string): Promise<void> {
+    const { store, writes, config, logger } = this.unit;
+    while (store.getCellById(id)?.job?.kind === 'import') {
+      this.signal.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    while (!(await writes.drained(id, config.jobWriteDrainMs))) {
+      this.signal.throwIfAborted();
+      logger.warn({ cellId: id, running: writes.running(id) }, 'unit backup waits for writes under way in the cell');
+    }
+    this.signal.throwIfAborted();
+  }
+
+  /** A folder and everything under it, in name order, so two backups of one unit list alike. */
+  async #tree(dir: string, name: string): Promise<void> {
+    const info = await lstat(dir);
+    await this.out.directory(name, info.mtime);
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      this.signal.throwIfAborted();
+      if (isTemporary(entry.name)) continue;
+      const full = path.join(dir, entry.name);
+      const child = `${name}/${entry.name}`;
+      if (entry.isDirectory()) await this.#tree(full, child);
+      else if (entry.isFile()) await this.#file(full, child);
+      else this.unit.logger.warn({ entry: child }, 'unit backup skips an entry that is neither a file nor a folder');
+    }
+  }
+
+  async #snapshotArea(dir: string, name: string): Promise<void> {
+    const info = await lstat(dir).catch(() => undefined);
+    if (!info?.isDirectory()) return;
+    await this.out.directory(name, info.mtime);
+    const entries = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isFile() && !entry.name.startsWith('.'));
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      // A snapshot deleted since the listing is simply not in the backup.
+      await this.#file(path.join(dir, entry.name), `${name}/${entry.name}`, true);
+    }
+  }
+
+  async #file(full: string, name: string, mayVanish = false): Promise<void> {
+    let handle;
+    try {
+      handle = await open(full, 'r');
+    } catch (error) {
+      if (mayVanish && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    try {
+      const info = await handle.stat();
+      await this.out.file(name, handle, info.size, info.mtime, info.mode);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #topFile(full: string, name: string, mode: number): Promise<void> {
+    const info = await lstat(full).catch(() => undefined);
+    if (!info?.isFile()) return;
+    const handle = await open(full, 'r');
+    try {
+      const opened = await handle.stat();
+      await this.out.file(name, handle, opened.size, opened.mtime, mode);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * The registry as on disk now, with exactly the cells in the archive, each as it was when it
+   * was read: one deleted after its turn is kept, one created during the backup is left out.
+   */
+  async #registry(captured: CellRecord[]): Promise<string> {
+    const file = path.join(this.unit.config.dataDir, storeFileName);
+    const onDisk = JSON.parse(await readFile(file, 'utf8').catch(() => '{"version":1,"cells":[]}')) as Record<string, unknown>;
+    return `${JSON.stringify({ ...onDisk, version: 1, cells: captured })}\n`;
+  }
+}
