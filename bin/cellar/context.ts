@@ -11,16 +11,20 @@ export interface GlobalOptions {
   quiet?: boolean;
 }
 
-export interface Context {
-  client: UnitClient;
+/** How a command reports, also one that needs no unit (an offline restore). */
+export interface Output {
   json: boolean;
   progress: ProgressMode;
-  /** Milliseconds between two status polls of a running export or import. */
-  pollIntervalMs: number;
   /** Prints the result: `value` as JSON with --json, else `text` (nothing when it is empty). */
   result(value: unknown, text: string): void;
   /** A note for people on stderr (never with --json). */
   note(text: string): void;
+}
+
+export interface Context extends Output {
+  client: UnitClient;
+  /** Milliseconds between two status polls of a running export or import. */
+  pollIntervalMs: number;
 }
 
 export function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Context {
@@ -28,12 +32,14 @@ export function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = p
   const token = options.token ?? env.CELLAR_TOKEN;
   if (!unit) throw new UsageError('no unit URL: pass --unit URL or set CELLAR_URL');
   if (!token) throw new UsageError('no token: pass --token TOKEN or set CELLAR_TOKEN');
+  return { ...createOutput(options), client: new UnitClient(unit, token), pollIntervalMs: pollInterval(env.CELLAR_POLL_MS) };
+}
+
+export function createOutput(options: GlobalOptions): Output {
   const json = Boolean(options.json);
   return {
-    client: new UnitClient(unit, token),
     json,
     progress: progressMode(options),
-    pollIntervalMs: pollInterval(env.CELLAR_POLL_MS),
     result(value, text) {
       if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
       else if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

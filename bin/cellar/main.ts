@@ -5,7 +5,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { createCell, deleteCell, listCells } from './commands/cell.ts';
 import { exportCell, importCell } from './commands/jobs.ts';
 import { getSnapshot, listSnapshots, putSnapshot, removeSnapshot } from './commands/snapshot.ts';
-import { createContext, type Context, type GlobalOptions } from './context.ts';
+import { backupUnit, restoreUnit, verifyUnit } from './commands/unit.ts';
+import { createContext, createOutput, type Context, type GlobalOptions, type Output } from './context.ts';
 import { ServerError, UsageError } from './errors.ts';
 
 /** Wraps an action so it receives the Context built from the global options. */
@@ -14,6 +15,14 @@ function withContext<A extends unknown[]>(action: (context: Context, ...args: A)
     const command = args.at(-1) as Command;
     const context = createContext(command.optsWithGlobals<GlobalOptions>());
     await action(context, ...(args.slice(0, -1) as A));
+  };
+}
+
+/** The same for commands that work offline, on files only: no unit URL or token needed. */
+function withOutput<A extends unknown[]>(action: (output: Output, ...args: A) => Promise<void>) {
+  return async (...args: unknown[]) => {
+    const command = args.at(-1) as Command;
+    await action(createOutput(command.optsWithGlobals<GlobalOptions>()), ...(args.slice(0, -1) as A));
   };
 }
 
@@ -52,7 +61,17 @@ function buildProgram(): Command {
     .action(withContext((context, cellName: string, file: string, options: { as?: string }) => putSnapshot(context, cellName, file, options)));
   snapshot.command('rm <cell> <file>').description('delete a file').action(withContext(removeSnapshot));
 
-  for (const command of [program, cell, snapshot]) {
+  const unit = program.command('unit').description('the whole unit as one tar file: back up, verify, restore');
+  unit.command('backup <file>').description('download a backup of the whole unit (cells, snapshots, registry, secrets) to FILE')
+    .option('--no-snapshots', 'leave the snapshot areas out')
+    .action(withContext((context, file: string, options: { snapshots?: boolean }) => backupUnit(context, file, options)));
+  unit.command('verify <file>').description('check a unit backup without extracting it; exit code 0 only when it would restore')
+    .action(withOutput((output, file: string) => verifyUnit(output, file)));
+  unit.command('restore <file>').description('restore a unit backup into an empty data directory (offline: no server may run on it)')
+    .requiredOption('--data-dir <dir>', 'the data directory to restore into (must be empty or absent)')
+    .action(withOutput((output, file: string, options: { dataDir: string }) => restoreUnit(output, file, options)));
+
+  for (const command of [program, cell, snapshot, unit]) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
   }

@@ -101,3 +101,30 @@ export function lineProgress(options: ProgressOptions, write: (line: string) => 
     },
   };
 }
+
+/**
+ * Progress of a transfer whose size is not known in advance (a unit backup): the bytes so far and
+ * a count of what they hold, on a terminal redrawn in place, otherwise a line at most every second.
+ */
+export function createCountProgress(mode: ProgressMode, label: string, now: () => number = Date.now): { update(bytes: number, entries: number): void; stop(): void } {
+  if (mode === 'none') return { update() {}, stop() {} };
+  let lastAt = -Infinity;
+  let last = '';
+  const show = (text: string, force: boolean) => {
+    if (text === last || (!force && now() - lastAt < (mode === 'bar' ? 100 : 1000))) return;
+    process.stderr.write(mode === 'bar' ? `\r\x1b[2K${text}` : `${text}\n`);
+    last = text;
+    lastAt = now();
+  };
+  let current = `${label}: 0 B`;
+  return {
+    update(bytes, entries) {
+      current = `${label}: ${formatBytes(bytes)}, ${entries} entries`;
+      show(current, false);
+    },
+    stop() {
+      show(current, true);
+      if (mode === 'bar') process.stderr.write('\n');
+    },
+  };
+}
