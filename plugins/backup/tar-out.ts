@@ -39,7 +39,7 @@ export class TarOut {
   async #send(): Promise<void> {
     for await (const chunk of this.#pack as AsyncIterable<Buffer>) {
       this.tarBytes += chunk.length;
-      if (!this.res.write(chunk)) await nextEvent(this.res, 'drain');
+      if (!this.res.write(chunk) && !this.res.destroyed) await nextEvent(this.res, 'drain');
       if (this.res.destroyed) throw new Error('the client went away');
     }
   }
@@ -109,15 +109,19 @@ export class TarOut {
   }
 
   async #drained(sink: Sink): Promise<void> {
-    await nextEvent(sink, 'drain');
+    const gone = () => sink.destroying || sink.destroyed;
+    if (!gone()) await nextEvent(sink, 'drain');
+    if (gone()) throw new Error('the archive was cut');
   }
 
   /** A new entry, and the promise that it is wholly in the archive (or why it is not). */
   #entry(header: Parameters<tar.Pack['entry']>[0]): { sink: Sink; done: Promise<void> } {
-    let sink!: Sink;
-    const done = new Promise<void>((resolve, reject) => {
-      sink = this.#pack.entry(header, (error) => (error ? reject(error) : resolve()));
-    });
+    let settle!: (error?: Error | null) => void;
+    const done = new Promise<void>((resolve, reject) => { settle = (error) => (error ? reject(error) : resolve()); });
+    // A backup that stops half-way never awaits the entry it was writing.
+    done.catch(() => {});
+    // Throws when the archive was cut already: the caller's backup stops there.
+    const sink = this.#pack.entry(header, settle);
     sink.on('error', () => {});
     return { sink, done };
   }
