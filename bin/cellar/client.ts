@@ -2,7 +2,8 @@
 // every request, and any answer outside the expected statuses turned into a ServerError that
 // carries the unit's Personium code and message.
 import { isPersoniumErrorBody, ServerError, UsageError } from './errors.ts';
-import { putFile } from './transfer.ts';
+import type { IncomingMessage } from 'node:http';
+import { getStream, putFile } from './transfer.ts';
 
 export interface RequestOptions {
   headers?: Record<string, string>;
@@ -59,6 +60,21 @@ export class UnitClient {
       throw readingFile ? new UsageError(`cannot read ${file}: ${(error as Error).message}`) : unreachable(this.unitUrl, error);
     }
     return checked(response, options.expect);
+  }
+
+  /** GET whose body is read as a node stream; any status but `expect` is a ServerError. */
+  async stream(url: string, expect: readonly number[]): Promise<IncomingMessage> {
+    let response: IncomingMessage;
+    try {
+      response = await getStream(url, this.#headers());
+    } catch (error) {
+      throw unreachable(this.unitUrl, error);
+    }
+    const status = response.statusCode ?? 0;
+    if (expect.includes(status)) return response;
+    const chunks: Buffer[] = [];
+    for await (const chunk of response as AsyncIterable<Buffer>) chunks.push(chunk);
+    throw await errorFromResponse(new Response(Buffer.concat(chunks), { status, statusText: response.statusMessage }));
   }
 
   #headers(extra: Record<string, string> = {}): Record<string, string> {

@@ -4,14 +4,17 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import tar from 'tar-stream';
 import { manifestLine, manifestName, type ManifestEntry, type ManifestHeader, type ManifestTrailer } from '../../core/backup-layout.ts';
 
 const chunkBytes = 1024 * 1024;
+const responseQueueBytes = 8 * chunkBytes;
 
 type Sink = ReturnType<tar.Pack['entry']>;
+
+/** Reads into `buffer` from `position` of a file; resolves with the bytes read. */
+export type PositionedRead = (buffer: Buffer, position: number) => Promise<number>;
 
 export class TarOut {
   readonly #pack = tar.pack({ highWaterMark: 4 * chunkBytes });
@@ -39,7 +42,9 @@ export class TarOut {
   async #send(): Promise<void> {
     for await (const chunk of this.#pack as AsyncIterable<Buffer>) {
       this.tarBytes += chunk.length;
-      if (!this.res.write(chunk) && !this.res.destroyed) await nextEvent(this.res, 'drain');
+      // A few chunks may wait in the socket's queue: one wake-up per chunk costs more than the copy.
+      this.res.write(chunk);
+      if (this.res.writableLength > responseQueueBytes && !this.res.destroyed) await nextEvent(this.res, 'drain');
       if (this.res.destroyed) throw new Error('the client went away');
     }
   }
@@ -50,7 +55,7 @@ export class TarOut {
     await this.#record({ name, type: 'directory', size: 0, mtime: seconds(mtime) });
   }
 
-  /** A small entry made in memory (the registry). */
+  /** A small entry whose bytes are in memory (the registry, small files read in one go). */
   async buffer(name: string, data: Buffer, mtime: Date, mode = 0o600): Promise<void> {
     const { sink, done } = this.#entry({ name, type: 'file', size: data.length, mode, mtime });
     sink.end(data);
@@ -58,19 +63,29 @@ export class TarOut {
     await this.#record({ name, type: 'file', size: data.length, sha256: createHash('sha256').update(data).digest('hex'), mtime: seconds(mtime) });
   }
 
-  /** An open file of `size` bytes, streamed from its start; a file that changes size under the reader fails the backup. */
-  async file(name: string, handle: FileHandle, size: number, mtime: Date, mode: number): Promise<void> {
+  /**
+   * An open file of `size` bytes, streamed from its start with the next chunk read while this one
+   * is sent; a file that becomes shorter under the reader fails the backup.
+   */
+  async file(name: string, read: PositionedRead, size: number, mtime: Date, mode: number): Promise<void> {
     const { sink, done } = this.#entry({ name, type: 'file', size, mode: mode & 0o777, mtime });
     const hash = createHash('sha256');
-    let position = 0;
-    while (position < size) {
-      this.signal.throwIfAborted();
+    const readAt = async (position: number): Promise<Buffer> => {
       const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, size - position));
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+      const bytesRead = await read(chunk, position);
       if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
-      const data = bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
+      return bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
+    };
+    let position = 0;
+    let next = size > 0 ? readAt(0) : undefined;
+    while (next) {
+      this.signal.throwIfAborted();
+      const data = await next;
+      position += data.length;
+      next = position < size ? readAt(position) : undefined;
+      // A read ahead that the loop leaves behind (the backup stopped) must not go unheard.
+      next?.catch(() => {});
       hash.update(data);
-      position += bytesRead;
       if (!sink.write(data)) await this.#drained(sink);
     }
     endSink(sink);

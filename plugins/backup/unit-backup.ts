@@ -2,8 +2,10 @@
 // its live content and snapshot area go into the archive (writes to it get 409 meanwhile, the
 // rest of the unit goes on); then the unit's secrets; then the registry as it was when each cell
 // was read, listing exactly the cells in the archive; then the manifest (tar-out.ts).
-import { lstat, open, readdir, readFile } from 'node:fs/promises';
+import { closeSync, fstatSync, lstatSync, openSync, read, readdirSync, readSync, type Stats } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { cellsFolder, secretFileNames, snapshotsFolder, storeFileName } from '../../core/backup-layout.ts';
 import type { Services } from '../../core/services.ts';
 import type { CellRecord } from '../../core/store.ts';
@@ -19,6 +21,11 @@ function isTemporary(name: string): boolean {
 }
 
 const pollMs = 50;
+/** Files up to this size are read in one synchronous call: a thread-pool round trip costs more. */
+const smallFileBytes = 1024 * 1024;
+/** Synchronous work between two turns of the event loop, so that the unit keeps answering. */
+const sliceMs = 4;
+const readAsync = promisify(read);
 
 export class UnitBackupReader {
   constructor(private readonly unit: BackupServices, private readonly out: TarOut, private readonly signal: AbortSignal) {}
@@ -74,13 +81,17 @@ export class UnitBackupReader {
     this.signal.throwIfAborted();
   }
 
-  /** A folder and everything under it, in name order, so two backups of one unit list alike. */
+  /**
+   * A folder and everything under it, in name order, so two backups of one unit list alike.
+   * Folders are listed and small files read with synchronous calls (a cell is mostly folders and
+   * `.pmeta` files), in slices of a few milliseconds between turns of the event loop.
+   */
   async #tree(dir: string, name: string): Promise<void> {
-    const info = await lstat(dir);
-    await this.out.directory(name, info.mtime);
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    await this.out.directory(name, lstatSync(dir).mtime);
+    const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       this.signal.throwIfAborted();
+      await this.#yieldNow();
       if (isTemporary(entry.name)) continue;
       const full = path.join(dir, entry.name);
       const child = `${name}/${entry.name}`;
@@ -90,43 +101,56 @@ export class UnitBackupReader {
     }
   }
 
+  #sliceStarted = performance.now();
+
+  async #yieldNow(): Promise<void> {
+    if (performance.now() - this.#sliceStarted < sliceMs) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#sliceStarted = performance.now();
+  }
+
   async #snapshotArea(dir: string, name: string): Promise<void> {
-    const info = await lstat(dir).catch(() => undefined);
+    const info = statOrUndefined(dir);
     if (!info?.isDirectory()) return;
     await this.out.directory(name, info.mtime);
-    const entries = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isFile() && !entry.name.startsWith('.'));
+    const entries = readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isFile() && !entry.name.startsWith('.'));
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       // A snapshot deleted since the listing is simply not in the backup.
-      await this.#file(path.join(dir, entry.name), `${name}/${entry.name}`, true);
+      await this.#file(path.join(dir, entry.name), `${name}/${entry.name}`, { mayVanish: true });
     }
   }
 
-  async #file(full: string, name: string, mayVanish = false): Promise<void> {
-    let handle;
+  async #file(full: string, name: string, options: { mayVanish?: boolean; mode?: number } = {}): Promise<void> {
+    let fd: number;
     try {
-      handle = await open(full, 'r');
+      fd = openSync(full, 'r');
     } catch (error) {
-      if (mayVanish && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if (options.mayVanish && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
     try {
-      const info = await handle.stat();
-      await this.out.file(name, handle, info.size, info.mtime, info.mode);
+      const info = fstatSync(fd);
+      const mode = options.mode ?? info.mode;
+      if (info.size <= smallFileBytes) {
+        const data = Buffer.allocUnsafe(info.size);
+        let filled = 0;
+        while (filled < info.size) {
+          const bytesRead = readSync(fd, data, filled, info.size - filled, filled);
+          if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
+          filled += bytesRead;
+        }
+        await this.out.buffer(name, data, info.mtime, mode);
+      } else {
+        await this.out.file(name, async (buffer, position) => (await readAsync(fd, buffer, 0, buffer.length, position)).bytesRead, info.size, info.mtime, mode);
+      }
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 
   async #topFile(full: string, name: string, mode: number): Promise<void> {
-    const info = await lstat(full).catch(() => undefined);
-    if (!info?.isFile()) return;
-    const handle = await open(full, 'r');
-    try {
-      const opened = await handle.stat();
-      await this.out.file(name, handle, opened.size, opened.mtime, mode);
-    } finally {
-      await handle.close();
-    }
+    if (!statOrUndefined(full)?.isFile()) return;
+    await this.#file(full, name, { mode });
   }
 
   /**
@@ -137,5 +161,13 @@ export class UnitBackupReader {
     const file = path.join(this.unit.config.dataDir, storeFileName);
     const onDisk = JSON.parse(await readFile(file, 'utf8').catch(() => '{"version":1,"cells":[]}')) as Record<string, unknown>;
     return `${JSON.stringify({ ...onDisk, version: 1, cells: captured })}\n`;
+  }
+}
+
+function statOrUndefined(file: string): Stats | undefined {
+  try {
+    return lstatSync(file);
+  } catch {
+    return undefined;
   }
 }
