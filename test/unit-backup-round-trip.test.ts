@@ -27,6 +27,8 @@ async function get(unit: TestUnit, token: string, url: string, init: RequestInit
 }
 
 test('a backup restored into a new folder serves the same unit, byte for byte, and backs up to the same manifest', async (t) => {
+  // Big files on a machine shared with other test runs.
+  t.timeout(180_000);
   const work = await mkdtemp(path.join(os.tmpdir(), 'cellar-backup-'));
   const original = path.join(work, 'original');
   const restored = path.join(work, 'restored');
@@ -84,6 +86,8 @@ test('a backup restored into a new folder serves the same unit, byte for byte, a
 });
 
 test('a backup with --no-snapshots leaves the snapshot areas out and still restores', async (t) => {
+  // Big files on a machine shared with other test runs.
+  t.timeout(180_000);
   const work = await mkdtemp(path.join(os.tmpdir(), 'cellar-backup-'));
   const unit = await unitOn(path.join(work, 'data'));
   t.teardown(async () => {
