@@ -5,8 +5,8 @@
 // entry into a folder). The entries' own lines are spooled to disk, so memory stays flat in the
 // size of the unit; the names are kept to refuse duplicates and entries whose folder came later.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { closeSync, createReadStream, createWriteStream, futimesSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,6 +42,8 @@ export interface ReadOptions {
 }
 
 type TarEntry = tar.Extract extends AsyncIterable<infer Entry> ? Entry : never;
+
+const smallFileBytes = 1024 * 1024;
 
 /** The registry is small; a bigger one is refused rather than held in memory. */
 const maxStoreBytes = 256 * 1024 * 1024;
@@ -124,7 +126,7 @@ class BackupReader {
       this.#directories.add(name);
       const segments = name.split('/');
       if (segments[0] === cellsFolder && segments.length === 3) this.#contents.add(`${segments[1]}/${segments[2]}`);
-      if (this.options.extractTo) await mkdir(path.join(this.options.extractTo, name), { mode: 0o755 });
+      if (this.options.extractTo) mkdirSync(path.join(this.options.extractTo, name), { mode: 0o755 });
       entry.resume();
       await this.#record({ name, type: 'directory', size: 0, mtime });
       return;
@@ -136,20 +138,25 @@ class BackupReader {
     await this.#record({ name, type: 'file', size: header.size ?? 0, sha256, mtime });
   }
 
-  /** Hashes the entry's bytes, writing them out when restoring; returns the SHA-256. */
+  /**
+   * Hashes the entry's bytes, writing them out when restoring; returns the SHA-256. Small files
+   * are written with synchronous calls once whole (four thread-pool round trips cost more than
+   * the file), large ones as they stream.
+   */
   async #content(entry: TarEntry, name: string, size: number, mode: number): Promise<string> {
     const hash = createHash('sha256');
     const keep = name === storeFileName;
     if (keep && size > maxStoreBytes) throw new BackupRefusedError(`the registry is larger than ${maxStoreBytes} bytes`, name);
-    const stored: Buffer[] = [];
     const target = this.options.extractTo ? path.join(this.options.extractTo, name) : undefined;
-    const handle = target ? await open(target, 'wx', restoredFileMode(name, mode)) : undefined;
+    const small = size <= smallFileBytes;
+    const held: Buffer[] = [];
+    const handle = target && !small ? await open(target, 'wx', restoredFileMode(name, mode)) : undefined;
     let seen = 0;
     try {
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         hash.update(chunk);
         seen += chunk.length;
-        if (keep) stored.push(chunk);
+        if (keep || (target && small)) held.push(chunk);
         if (handle) await writeAll(handle, chunk);
         this.#bytes += chunk.length;
       }
@@ -158,7 +165,8 @@ class BackupReader {
     } finally {
       await handle?.close();
     }
-    if (keep) this.#store = Buffer.concat(stored);
+    if (target && small) writeSmallFile(target, held, restoredFileMode(name, mode), entry.header.mtime);
+    if (keep) this.#store = Buffer.concat(held);
     return hash.digest('hex');
   }
 
@@ -233,6 +241,18 @@ function parseLine<T>(text: string, where: string): T {
     // Reported below with the line it was.
   }
   throw new BackupRefusedError(`${where} is not a JSON object`, manifestName);
+}
+
+function writeSmallFile(file: string, chunks: Buffer[], mode: number, mtime: Date): void {
+  const fd = openSync(file, 'wx', mode);
+  try {
+    for (const chunk of chunks) {
+      for (let offset = 0; offset < chunk.length;) offset += writeSync(fd, chunk, offset, chunk.length - offset);
+    }
+    futimesSync(fd, mtime, mtime);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function writeAll(handle: import('node:fs/promises').FileHandle, chunk: Buffer): Promise<void> {
