@@ -22,6 +22,8 @@ export class TarOut {
   readonly #sent: Promise<void>;
   #entries = 0;
   #bytes = 0;
+  #queued = 0;
+  #wake: (() => void) | undefined;
   /** Bytes of tar written to the response so far. */
   tarBytes = 0;
 
@@ -31,6 +33,7 @@ export class TarOut {
     this.#spool = createWriteStream(spoolFile, { mode: 0o600 });
     this.#spool.on('error', () => {});
     this.#spool.write(`${JSON.stringify(header)}\n`);
+    res.once('close', () => this.#wake?.());
     // When sending stops early the pack is destroyed, which fails the entry being written.
     this.#sent = this.#send().catch((error: unknown) => {
       this.#pack.destroy(error as Error);
@@ -42,9 +45,18 @@ export class TarOut {
   async #send(): Promise<void> {
     for await (const chunk of this.#pack as AsyncIterable<Buffer>) {
       this.tarBytes += chunk.length;
-      // A few chunks may wait in the socket's queue: one wake-up per chunk costs more than the copy.
-      this.res.write(chunk);
-      if (this.res.writableLength > responseQueueBytes && !this.res.destroyed) await nextEvent(this.res, 'drain');
+      // Bytes not yet handed to the socket are counted by their write callbacks: the pack goes on
+      // as soon as the queue is half flushed, rather than waiting for it to empty ('drain').
+      this.#queued += chunk.length;
+      this.res.write(chunk, () => {
+        this.#queued -= chunk.length;
+        if (this.#queued <= responseQueueBytes / 2) this.#wake?.();
+      });
+      if (this.#queued > responseQueueBytes && !this.res.destroyed) {
+        await new Promise<void>((resolve) => {
+          this.#wake = () => { this.#wake = undefined; resolve(); };
+        });
+      }
       if (this.res.destroyed) throw new Error('the client went away');
     }
   }
