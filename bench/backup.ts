@@ -2,7 +2,8 @@
 // all by default; CELLAR_BENCH_BACKUP_MB for another size, plus a snapshot file per cell) served by
 // a server started as `npm start` runs it. Backup: `cellar unit backup` (download, SHA-256 checks
 // against the manifest, file synced) against `tar cf` of the data directory; restore: `cellar unit
-// restore` (SHA-256 checks, extraction, sync) against `tar xf` of tar's own archive. Rounds
+// restore` (SHA-256 checks, extraction, sync) against `tar xf` of tar's own archive. The
+// server's stream saved by curl is timed too, to tell the server's share from the command's. Rounds
 // alternate tool and Cellar; the best of each is compared. Peak RSS: the server's during the
 // backups (a fresh process), the restore command's own.
 import { execFile, spawn } from 'node:child_process';
@@ -40,7 +41,8 @@ async function timedProcess(command: string, args: string[], env: NodeJS.Process
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
   let peakMb = 0;
-  const sampler = setInterval(() => { void peakRssMb(child.pid!).then((mb) => { peakMb = Math.max(peakMb, mb); }, () => {}); }, 20);
+  // A process that has exited (a zombie) has no VmHWM: NaN samples are skipped.
+  const sampler = setInterval(() => { void peakRssMb(child.pid!).then((mb) => { if (Number.isFinite(mb)) peakMb = Math.max(peakMb, mb); }, () => {}); }, 20);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   clearInterval(sampler);
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr}`);
@@ -79,16 +81,20 @@ export async function backupBench(log: (line: string) => void = console.log): Pr
     const env = { ...process.env, CELLAR_URL: base, CELLAR_TOKEN: token };
     const tarOut = path.join(work, 'tar.tar');
     const cellarOut = path.join(work, 'cellar.tar');
-    const times = { tarCf: [] as number[], backup: [] as number[], tarXf: [] as number[], restore: [] as number[], tarXfSync: [] as number[] };
+    const times = { tarCf: [] as number[], backup: [] as number[], curl: [] as number[], tarXf: [] as number[], restore: [] as number[], tarXfSync: [] as number[] };
     let restorePeak = 0;
     for (let round = 0; round < rounds; round++) {
       await rm(tarOut, { force: true });
       await rm(cellarOut, { force: true });
       const tarCf = await timedProcess('tar', ['cf', tarOut, '-C', dataDir, 'cells', 'snapshots', 'unit.json']);
       const backup = await timedProcess(process.execPath, [cli, '-q', 'unit', 'backup', cellarOut], env);
+      // The server's stream alone, as any HTTP client saves it (no checks, no sync, no node start-up).
+      const curl = await timedProcess('curl', ['-s', '-f', '-o', path.join(work, 'curl.tar'), '-H', `Authorization: Bearer ${token}`, `${base}/__backup`]);
+      await rm(path.join(work, 'curl.tar'), { force: true });
       times.tarCf.push(tarCf.seconds);
       times.backup.push(backup.seconds);
-      log(`  round ${round + 1}: tar cf ${tarCf.seconds.toFixed(2)} s, cellar unit backup ${backup.seconds.toFixed(2)} s`);
+      times.curl.push(curl.seconds);
+      log(`  round ${round + 1}: tar cf ${tarCf.seconds.toFixed(2)} s, cellar unit backup ${backup.seconds.toFixed(2)} s, curl of GET __backup ${curl.seconds.toFixed(2)} s`);
     }
     const serverPeak = await peakRssMb(server.pid!);
     await stopServer(server);
@@ -129,7 +135,7 @@ export async function backupBench(log: (line: string) => void = console.log): Pr
     const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
     log(`  best of ${rounds}:`);
     log(`  cellar unit backup:  ${result.backupSeconds.toFixed(2)} s, ${(mb / result.backupSeconds).toFixed(0)} MB/s; tar cf ${result.tarCfSeconds.toFixed(2)} s, ${(mb / result.tarCfSeconds).toFixed(0)} MB/s`);
-    log(`  backup throughput ratio ${result.backupRatio.toFixed(2)}x (target >= ${targets.throughputRatio}x) ${mark(met.backup)}`);
+    log(`  backup throughput ratio ${result.backupRatio.toFixed(2)}x (target >= ${targets.throughputRatio}x) ${mark(met.backup)}; the server's stream alone (curl) ${(result.tarCfSeconds / best(times.curl)).toFixed(2)}x`);
     log(`  cellar unit restore: ${result.restoreSeconds.toFixed(2)} s, ${(mb / result.restoreSeconds).toFixed(0)} MB/s; tar xf ${result.tarXfSeconds.toFixed(2)} s, ${(mb / result.tarXfSeconds).toFixed(0)} MB/s`);
     log(`  restore throughput ratio ${result.restoreRatio.toFixed(2)}x (target >= ${targets.throughputRatio}x) ${mark(met.restore)}; against tar xf + sync -f ${(best(times.tarXfSync) / result.restoreSeconds).toFixed(2)}x`);
     log(`  server peak RSS during the backups ${serverPeak.toFixed(0)} MB (target <= ${targets.peakRssMb} MB) ${mark(met.server)}`);
