@@ -97,3 +97,16 @@ export async function cellRecord(dataDir: string, name: string): Promise<UnitFil
   if (!cell) throw new Error(`no cell ${name} in the store`);
   return cell;
 }
+
+/**
+ * Writes out every dirty page of the machine before a timed run, outside its time: the import
+ * syncs its file system before the swap, and must not pay for what the round before it (unzip's
+ * files, the replaced content's removal) left unwritten.
+ */
+export async function settleDisk(): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('sync', [], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sync exited with ${code}`))));
+  });
+}

@@ -17,8 +17,6 @@ interface Request {
   target: string;
   /** A copy the thread takes over; absent for a folder. */
   data?: Uint8Array;
-  /** Answered once everything written before is on disk. */
-  flush?: true;
 }
 
 interface Answer {
@@ -89,25 +87,17 @@ export class FileWriterThread {
     await this.#send(target, undefined);
   }
 
-  /**
-   * Resolves once every file written so far is fdatasynced and every folder written into is
-   * fsynced; rejects with the first failed sync.
-   */
-  async flush(): Promise<void> {
-    await this.#send('', undefined, true);
-  }
-
   /** Ends the thread; requests still waiting fail. */
   async close(): Promise<void> {
     this.#stop(new Error('the file writer thread was closed'));
     await this.#worker.terminate();
   }
 
-  #send(target: string, data: Uint8Array | undefined, flush?: true): Promise<void> {
+  #send(target: string, data: Uint8Array | undefined): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     const done = new Promise<void>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
-    this.#batch.push(data === undefined ? { id, target, ...(flush ? { flush } : {}) } : { id, target, data });
+    this.#batch.push(data === undefined ? { id, target } : { id, target, data });
     if (this.#batch.length >= batchFiles) this.#post();
     else if (!this.#flushing) {
       this.#flushing = true;

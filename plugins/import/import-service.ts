@@ -13,13 +13,14 @@ import { confine } from '../../core/confine.ts';
 import { bodyOf, errorBody, isPersoniumError, personiumError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine } from '../../core/export-format.ts';
 import type { ChecksumTable } from './key-table.ts';
-import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
+import { writeFileDurably } from '../../core/json-file.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
 import type { Services } from '../../core/services.ts';
 import type { Config } from '../../core/config.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { writeEntry } from './entry-writer.ts';
 import { FileWriterThread } from './file-writer.ts';
+import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
 import { inspectSnapshot, openZip, readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
 
@@ -116,7 +117,11 @@ export class CellImporter {
       const { davRoot } = staged;
       const pool = new TaskPool(extractConcurrency);
       const files = new FileWriterThread();
-      const onBytes = (bytes: number) => progress.add(bytes);
+      const flush = new BackgroundFlush(staged.dir);
+      const onBytes = (bytes: number) => {
+        progress.add(bytes);
+        flush.add(bytes);
+      };
       try {
         for await (const entry of walk(zip)) {
           const entryPath = entry.fileName;
@@ -135,16 +140,15 @@ export class CellImporter {
           });
         }
         await pool.drain();
-        // What the file writer thread wrote is on disk once this resolves (its own syncs only).
-        await files.flush();
       } finally {
         await pool.drain().catch(() => {});
         await files.close();
+        await flush.settle();
       }
       await this.unit.contents.completeStaged(staged, document);
-      // The swap must never point at data that a power cut could still take away: the files
-      // and their folders were synced as they were written; these folders hold the rest.
-      for (const folder of [davRoot, staged.dir, path.dirname(staged.dir)]) await fsyncDirectory(folder);
+      // The swap must never point at data that a power cut could still take away: files,
+      // folders and their names, all on the one file system of the data directory.
+      await syncFileSystem(staged.dir);
     } finally {
       zip.close();
     }
