@@ -11,6 +11,7 @@
 // in buffers of a few sizes that come back with the answers and are used again, so that memory
 // does not fill with buffers waiting for the writer thread's garbage collector.
 import { Worker } from 'node:worker_threads';
+import { repositoryFile } from '../../core/repository-files.ts';
 
 interface Request {
   id: number;
@@ -52,7 +53,7 @@ export class FileWriterThread {
   #failure: Error | undefined;
 
   constructor() {
-    this.#worker = new Worker(new URL('./file-writer-worker.mjs', import.meta.url), { execArgv: [] });
+    this.#worker = new Worker(repositoryFile('plugins/import/file-writer-worker.mjs'), { execArgv: [] });
     this.#worker.on('message', (answers: Answer[]) => {
       for (const { id, code, message, buffer } of answers) {
         if (buffer) this.#giveBack(buffer);
