@@ -21,13 +21,14 @@ export type PropfindRequest =
 
 const parser = new XMLParser({ ignoreAttributes: false, removeNSPrefix: false, attributeNamePrefix: '@', preserveOrder: true, processEntities: false });
 
-type Node = Record<string, unknown>;
+export type XmlNode = Record<string, unknown>;
+type Node = XmlNode;
 
-function elementName(node: Node): string | undefined {
+export function elementName(node: Node): string | undefined {
   return Object.keys(node).find((key) => key !== ':@' && key !== '#text');
 }
 
-function namespaces(node: Node, inherited: Map<string, string>): Map<string, string> {
+export function namespaces(node: Node, inherited: Map<string, string>): Map<string, string> {
   const attributes = (node[':@'] ?? {}) as Record<string, string>;
   let scope = inherited;
   for (const [name, value] of Object.entries(attributes)) {
@@ -39,7 +40,7 @@ function namespaces(node: Node, inherited: Map<string, string>): Map<string, str
   return scope;
 }
 
-function resolveName(qualified: string, scope: Map<string, string>): { namespace: string; local: string } {
+export function resolveName(qualified: string, scope: Map<string, string>): { namespace: string; local: string } {
   const colon = qualified.indexOf(':');
   const prefix = colon >= 0 ? qualified.slice(0, colon) : '';
   return { namespace: scope.get(prefix) ?? '', local: colon >= 0 ? qualified.slice(colon + 1) : qualified };
@@ -64,6 +65,25 @@ function checkXmlShape(body: string): void {
       if (depth > maxXmlDepth) throw personiumError('PR400-DV-0001');
     }
   }
+}
+
+/** The one root element of a well-formed body, with its namespace scope; else 400 PR400-DV-0001. */
+export function parseXmlRoot(body: string): { root: Node; name: string; scope: Map<string, string> } {
+  checkXmlShape(body);
+  let parsed: Node[];
+  try {
+    if (XMLValidator.validate(body) !== true) throw new Error('not well-formed');
+    parsed = parser.parse(body) as Node[];
+  } catch {
+    throw personiumError('PR400-DV-0001');
+  }
+  const roots = parsed.filter((node) => {
+    const name = elementName(node);
+    return name !== undefined && !name.startsWith('?');
+  });
+  const root = roots[0];
+  if (roots.length !== 1 || !root) throw personiumError('PR400-DV-0001');
+  return { root, name: elementName(root)!, scope: namespaces(root, new Map()) };
 }
 
 /** An empty body is allprop; anything else must be a well-formed DAV:propfind, else 400 PR400-DV-0001. */

@@ -81,11 +81,11 @@ export const boxesPlugin: Plugin<void> = {
   dependencies: [servicesPluginName],
   register(server) {
     server.route([
-      { method: 'POST', path: '/{cell}/__ctl/{segment}', options: { payload: rawJsonPayload, ...cellRoute({ access: 'write' }) }, handler: create },
-      { method: 'GET', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read' }), handler: read },
-      { method: 'DELETE', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'write' }), handler: remove },
+      { method: 'POST', path: '/{cell}/__ctl/{segment}', options: { payload: rawJsonPayload, ...cellRoute({ access: 'write', privilege: 'box' }) }, handler: create },
+      { method: 'GET', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read', privilege: 'box-read' }), handler: read },
+      { method: 'DELETE', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'write', privilege: 'box' }), handler: remove },
       optionsRoute('/{cell}/__ctl/{segment}', (request) => entitySegmentAllow(param(request, 'segment'), 'Box')),
-      { method: '*', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read' }), handler: (request) => { throw notAllowed(entityAllow(parseEntitySegment(param(request, 'segment'), 'Box'))); } },
+      { method: '*', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read', privilege: 'box-read' }), handler: (request) => { throw notAllowed(entityAllow(parseEntitySegment(param(request, 'segment'), 'Box'))); } },
     ]);
   },
 };

@@ -5,7 +5,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
-import { credentialsOf } from '../../core/auth.ts';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
 import { mainBoxName, type Pmeta } from '../../core/cell-content.ts';
 import { encodeSegment, escapeXml, httpDate, isoDate, parseDepth, parsePropfind, personiumNamespace, readSmallBody } from '../../core/dav-xml.ts';
@@ -46,7 +45,6 @@ const payload = { output: 'stream', parse: false, maxBytes: 1024 * 1024 } as con
 const allow = 'OPTIONS, PROPFIND, DELETE';
 
 async function deleteCell(request: Request, h: ResponseToolkit) {
-  if (credentialsOf(request)?.kind !== 'unit-master') throw personiumError('PR403-AU-0002');
   if (String(request.headers['x-personium-recursive'] ?? '').toLowerCase() !== 'true') throw personiumError('PR412-MC-0001', 'X-Personium-Recursive');
   const cell = cellOf(request);
   await request.server.cellar.cells.remove(cell);
@@ -61,10 +59,10 @@ export const cellRootPlugin: Plugin<void> = {
   register(server) {
     for (const routePath of ['/{cell}', '/{cell}/']) {
       server.route([
-        { method: 'PROPFIND', path: routePath, options: { payload, ...cellRoute({ access: 'read' }) }, handler: propfind },
-        { method: 'DELETE', path: routePath, options: cellRoute({ access: 'cell-delete' }), handler: deleteCell },
+        { method: 'PROPFIND', path: routePath, options: { payload, ...cellRoute({ access: 'read', privilege: 'propfind' }) }, handler: propfind },
+        { method: 'DELETE', path: routePath, options: cellRoute({ access: 'cell-delete', unitOnly: true }), handler: deleteCell },
         optionsRoute(routePath, allow),
-        { method: '*', path: routePath, options: cellRoute({ access: 'read' }), handler: methodNotAllowed(allow) },
+        { method: '*', path: routePath, options: cellRoute({ access: 'read', privilege: 'propfind' }), handler: methodNotAllowed(allow) },
       ]);
     }
   },
