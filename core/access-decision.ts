@@ -70,3 +70,8 @@ export function requireUnitMaster(request: Request): void {
   if (credentials.kind === 'account') throw unauthorized('PR401-AU-0006', realm);
   if (credentials.kind !== 'unit-master') throw personiumError('PR403-AU-0002');
 }
+
+/** The same decision as a yes or no, for what a response shows (the ACL in a PROPFIND). */
+export async function mayAccess(request: Request, question: AccessQuestion): Promise<boolean> {
+  return decideAccess(request, question).then(() => true, () => false);
+}

@@ -89,21 +89,7 @@ export function parseXmlRoot(body: string): { root: Node; name: string; scope: M
 /** An empty body is allprop; anything else must be a well-formed DAV:propfind, else 400 PR400-DV-0001. */
 export function parsePropfind(body: string): PropfindRequest {
   if (body.trim() === '') return { kind: 'allprop' };
-  checkXmlShape(body);
-  let parsed: Node[];
-  try {
-    if (XMLValidator.validate(body) !== true) throw new Error('not well-formed');
-    parsed = parser.parse(body) as Node[];
-  } catch {
-    throw personiumError('PR400-DV-0001');
-  }
-  const roots = parsed.filter((node) => {
-    const name = elementName(node);
-    return name !== undefined && !name.startsWith('?');
-  });
-  const root = roots[0];
-  if (roots.length !== 1 || !root) throw personiumError('PR400-DV-0001');
-  const rootScope = namespaces(root, new Map());
+  const { root, scope: rootScope } = parseXmlRoot(body);
   const rootName = resolveName(elementName(root)!, rootScope);
   if (rootName.namespace !== 'DAV:' || rootName.local !== 'propfind') throw personiumError('PR400-DV-0001');
   for (const child of (root[elementName(root)!] as Node[]) ?? []) {

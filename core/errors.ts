@@ -73,6 +73,7 @@ export const catalogue = {
   'PR409-OD-0002': [409, 'Links exists already.'],
   'PR409-OD-0003': [409, 'The entity already exists.'],
   'PR412-DV-0001': [412, 'ETag does not match.'],
+  'PR412-OD-0002': [412, 'ETag does not match.'],
   'PR412-MC-0001': [412, 'Precondition failed [Header: {0}].'],
   'PR413-DV-0001': [413, 'Request body is larger than the limit [{0}] bytes.'],
   'PR415-MC-0001': [415, 'Unsupported media type.'],

@@ -15,6 +15,8 @@ import { createListener, requestLimitsPlugin } from './listener-limits.ts';
 import { healthPlugin } from '../plugins/health/index.ts';
 import { cellsPlugin } from '../plugins/cells/index.ts';
 import { boxesPlugin } from '../plugins/boxes/index.ts';
+import { identityPlugin } from '../plugins/identity/index.ts';
+import { tokenPlugin } from '../plugins/token/index.ts';
 import { cellRootPlugin } from '../plugins/cell-root/index.ts';
 import { boxDavPlugin } from '../plugins/box-dav/index.ts';
 import { importPlugin } from '../plugins/import/index.ts';
@@ -70,7 +72,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   // A browser's preflight to a URL no feature serves (the unit root, say) is answered too.
   server.route(optionsRoute('/{any*}', 'OPTIONS'));
 
-  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, statusPlugin]);
+  await server.register([healthPlugin, cellsPlugin, boxesPlugin, identityPlugin, tokenPlugin, cellRootPlugin, statusPlugin]);
   await server.register({ plugin: boxDavPlugin, options: { maxUploadBytes: config.maxUploadBytes } });
   await server.register({ plugin: snapshotAreaPlugin, options: config.snapshot });
   await server.register(snapshotPropfindPlugin);

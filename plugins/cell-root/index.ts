@@ -5,7 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import { mayAccess } from '../../core/access-decision.ts';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
+import { cellAclProperty, setCellAcl } from './cell-acl.ts';
 import { mainBoxName, type Pmeta } from '../../core/cell-content.ts';
 import { encodeSegment, escapeXml, httpDate, isoDate, parseDepth, parsePropfind, personiumNamespace, readSmallBody } from '../../core/dav-xml.ts';
 import { personiumError } from '../../core/errors.ts';
@@ -30,7 +32,9 @@ async function propfind(request: Request, h: ResponseToolkit) {
   const { contents, urls } = request.server.cellar;
   const base = urls.cell(cell.name);
   const cellPmeta = await readPmeta(contents.davRoot(cell));
-  const parts = [collectionResponse(base, cellPmeta, `<p:cellstatus>${escapeXml(cell.status)}</p:cellstatus>`)];
+  // The ACL is shown to those who may read it.
+  const acl = (await mayAccess(request, { cell, privilege: 'acl-read' })) ? await cellAclProperty(request, cell) : '';
+  const parts = [collectionResponse(base, cellPmeta, `<p:cellstatus>${escapeXml(cell.status)}</p:cellstatus>${acl}`)];
   if (depth === 1) {
     parts.push(collectionResponse(`${base}${mainBoxName}`, await readPmeta(contents.boxDir(cell, mainBoxName))));
     for (const box of (await contents.odata(cell)).data.boxes) {
@@ -42,7 +46,7 @@ async function propfind(request: Request, h: ResponseToolkit) {
 }
 
 const payload = { output: 'stream', parse: false, maxBytes: 1024 * 1024 } as const;
-const allow = 'OPTIONS, PROPFIND, DELETE';
+const allow = 'OPTIONS, PROPFIND, ACL, DELETE';
 
 async function deleteCell(request: Request, h: ResponseToolkit) {
   if (String(request.headers['x-personium-recursive'] ?? '').toLowerCase() !== 'true') throw personiumError('PR412-MC-0001', 'X-Personium-Recursive');
@@ -60,6 +64,7 @@ export const cellRootPlugin: Plugin<void> = {
     for (const routePath of ['/{cell}', '/{cell}/']) {
       server.route([
         { method: 'PROPFIND', path: routePath, options: { payload, ...cellRoute({ access: 'read', privilege: 'propfind' }) }, handler: propfind },
+        { method: 'ACL', path: routePath, options: { payload, ...cellRoute({ access: 'write', privilege: 'acl' }) }, handler: setCellAcl },
         { method: 'DELETE', path: routePath, options: cellRoute({ access: 'cell-delete', unitOnly: true }), handler: deleteCell },
         optionsRoute(routePath, allow),
         { method: '*', path: routePath, options: cellRoute({ access: 'read', privilege: 'propfind' }), handler: methodNotAllowed(allow) },
