@@ -20,12 +20,18 @@ async function expect(response: Promise<{ statusCode: number; payload: string }>
   return res;
 }
 
-/** Account `name` (password `password`) linked to role `role`, which the cell ACL grants `privileges`. */
+const granted = new WeakMap<TestUnit, Map<string, Array<[string, string[]]>>>();
+
+/** Account `name` (password `password`) linked to role `role`, which the cell ACL grants `privileges` (beside earlier grants). */
 export async function addAccountWithRole(unit: TestUnit, cell: string, name: string, role: string, privileges: string[], password = ownerPassword): Promise<void> {
   await expect(unit.as({ method: 'POST', url: `/${cell}/__ctl/Account`, headers: { 'x-personium-credential': password }, payload: { Name: name } }), 201, 'account');
   await expect(unit.as({ method: 'POST', url: `/${cell}/__ctl/Role`, payload: { Name: role } }), 201, 'role');
   await expect(unit.as({ method: 'POST', url: `/${cell}/__ctl/Account('${name}')/$links/_Role`, payload: { uri: `http://unit.test/${cell}/__ctl/Role('${role}')` } }), 204, 'link');
-  await grant(unit, cell, [[role, privileges]]);
+  const cells = granted.get(unit) ?? new Map<string, Array<[string, string[]]>>();
+  granted.set(unit, cells);
+  const grants = [...(cells.get(cell) ?? []), [role, privileges] as [string, string[]]];
+  cells.set(cell, grants);
+  await grant(unit, cell, grants);
 }
 
 /** Replaces the cell ACL. */
