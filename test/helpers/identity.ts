@@ -26,7 +26,7 @@ const granted = new WeakMap<TestUnit, Map<string, Array<[string, string[]]>>>();
 export async function addAccountWithRole(unit: TestUnit, cell: string, name: string, role: string, privileges: string[], password = ownerPassword): Promise<void> {
   await expect(unit.as({ method: 'POST', url: `/${cell}/__ctl/Account`, headers: { 'x-personium-credential': password }, payload: { Name: name } }), 201, 'account');
   await expect(unit.as({ method: 'POST', url: `/${cell}/__ctl/Role`, payload: { Name: role } }), 201, 'role');
-  await expect(unit.as({ method: 'POST', url: `/${cell}/__ctl/Account('${name}')/$links/_Role`, payload: { uri: `http://unit.test/${cell}/__ctl/Role('${role}')` } }), 204, 'link');
+  await expect(unit.as({ method: 'POST', url: `/${cell}/__ctl/Account('${name}')/$links/_Role`, payload: { uri: `${unit.config.unitUrl}${cell}/__ctl/Role('${role}')` } }), 204, 'link');
   const cells = granted.get(unit) ?? new Map<string, Array<[string, string[]]>>();
   granted.set(unit, cells);
   const grants = [...(cells.get(cell) ?? []), [role, privileges] as [string, string[]]];
@@ -36,7 +36,7 @@ export async function addAccountWithRole(unit: TestUnit, cell: string, name: str
 
 /** Replaces the cell ACL. */
 export async function grant(unit: TestUnit, cell: string, grants: Array<[string, string[]]>): Promise<void> {
-  await expect(unit.as({ method: 'ACL', url: `/${cell}/`, payload: aclBody(`http://unit.test/${cell}/`, grants) }), 200, 'acl');
+  await expect(unit.as({ method: 'ACL', url: `/${cell}/`, payload: aclBody(`${unit.config.unitUrl}${cell}/`, grants) }), 200, 'acl');
 }
 
 export interface Login {
