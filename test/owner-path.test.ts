@@ -7,7 +7,7 @@ import { addAccountWithRole, ownerPassword } from './helpers/identity.ts';
 import { personiumSnapshot } from './helpers/personium-snapshot.ts';
 import { startUnit, type TestUnit } from './helpers/unit.ts';
 
-async function http(unit: TestUnit, method: string, path: string, init: { token?: string; body?: BodyInit; headers?: Record<string, string> } = {}) {
+async function http(unit: TestUnit, method: string, path: string, init: { token?: string; body?: string | Buffer; headers?: Record<string, string> } = {}) {
   return fetch(`${unit.url}${path}`, {
     method,
     headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...init.headers },
