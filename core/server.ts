@@ -39,7 +39,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
       base: { service: 'cellar' },
       // X-Override can carry an Authorization header too.
       redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-override"]', 'req.headers["x-personium-credential"]', 'headers.authorization', 'headers.cookie', 'headers["x-personium-credential"]', 'authorization'],
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-override"]', 'req.headers["x-personium-credential"]', 'req.query.p_cookie_peer', 'headers.authorization', 'headers.cookie', 'headers["x-personium-credential"]', 'authorization'],
         censor: '[redacted]',
       },
     },
