@@ -97,3 +97,14 @@ test('a box ACL is kept in the resource .pmeta as role ids; cell privileges, unk
   const missing = await unit.as({ method: 'ACL', url: '/cell1/box1/nothing-here', payload: boxAcl('box1', [['all', ['D:read']]]) });
   t.is(missing.statusCode, 404);
 });
+
+test('PROPFIND shows a box resource\'s ACL relative to its box\'s role base to those who may read it', async (t) => {
+  const asked = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:acl/></D:prop></D:propfind>';
+  const owner = await as('owner', 'PROPFIND', '/cell1/box2/docs', { headers: { depth: '0' }, payload: asked });
+  t.is(owner.statusCode, 207);
+  t.true(owner.payload.includes(`<D:acl xml:base="${cellUrl}__role/box2/"><D:ace><D:principal><D:href>../__/readers</D:href></D:principal><D:grant><D:privilege><D:read/></D:privilege></D:grant></D:ace><D:ace><D:principal><D:all/></D:principal>`), owner.payload);
+  const reader = await as('reader', 'PROPFIND', '/cell1/box2/docs', { headers: { depth: '0' }, payload: asked });
+  t.is(reader.statusCode, 207);
+  t.false(reader.payload.includes('<D:ace>'), 'D:read does not give read-acl');
+  t.regex(reader.payload, /<D:acl\/><\/D:prop><D:status>HTTP\/1.1 404 Not Found/);
+});

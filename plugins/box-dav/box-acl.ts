@@ -4,13 +4,14 @@
 // box, nearest first (a grant on a collection reaches everything below it).
 import { existsSync } from 'node:fs';
 import type { Request } from '@hapi/hapi';
-import { aclFromPmeta, aclToPmeta, parseAclBody, type Acl } from '../../core/acl.ts';
+import { mayAccess } from '../../core/access-decision.ts';
+import { aclFromPmeta, aclToPmeta, parseAclBody, renderAcl, type Acl } from '../../core/acl.ts';
 import { mainBoxName } from '../../core/cell-content.ts';
 import { readSmallBody } from '../../core/dav-xml.ts';
 import type { CellRecord } from '../../core/store.ts';
-import { principalResolver } from '../cell-root/cell-acl.ts';
+import { principalResolver, relativeHref } from '../cell-root/cell-acl.ts';
 import { boxPathOf, rawPathOf } from './box-path.ts';
-import { BoxStore, etagOf } from './box-store.ts';
+import { BoxStore, etagOf, type Resource } from './box-store.ts';
 import { checkWrite, notFound, type BoxRequest } from './box-request.ts';
 
 /** The folder of the box a request names, or undefined (the handler answers the 404). */
@@ -58,4 +59,18 @@ export async function setResourceAcl(ctx: BoxRequest) {
     stored.a = aclToPmeta(acl);
   });
   return ctx.h.response().code(200).header('ETag', etagOf(pmeta));
+}
+
+/**
+ * For a PROPFIND: the `D:acl` of a resource (principals relative to `{CellURL}__role/{box}/`),
+ * when the caller may read the target's ACL (`read-acl`) and the resource has an ACL.
+ */
+export async function aclRenderer(ctx: BoxRequest): Promise<((resource: Resource) => string | undefined) | undefined> {
+  const cell = ctx.request.app.cell!;
+  if (!(await mayAccess(ctx.request, { cell, privilege: 'read-acl', resourceAcls: () => resourceAcls(ctx.request, cell) }))) return undefined;
+  const { identity, urls } = ctx.request.server.cellar;
+  const { roles, document } = await identity.records(cell);
+  const base = `${urls.cell(cell.name)}__role/${ctx.boxName}/`;
+  const hrefOf = relativeHref(roles, document.data.boxes, ctx.boxName);
+  return (resource) => (resource.pmeta.a ? renderAcl(aclFromPmeta(resource.pmeta.a), base, hrefOf) : undefined);
 }
