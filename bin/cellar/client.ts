@@ -8,6 +8,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Sent as JSON with `Content-Type: application/json`. */
   json?: unknown;
+  /** Sent as it is (an XML body, say). */
+  body?: string;
   /** Statuses that count as success: any 2xx when omitted, every status with 'any'. */
   expect?: readonly number[] | 'any';
 }
@@ -38,7 +40,7 @@ export class UnitClient {
 
   async request(method: string, url: string, options: RequestOptions = {}): Promise<Response> {
     const headers = await this.#headers(options.headers);
-    let body: string | undefined;
+    let body = options.body;
     if (options.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.json);
