@@ -169,3 +169,12 @@ test.serial('an ACL naming an unknown role, box or cell, an unknown privilege or
   }
   t.is((await unit.as({ method: 'PROPFIND', url: '/cell1/', headers: { depth: '0' } })).payload.replace(/<D:getlastmodified>.*?<\/D:getlastmodified>/, ''), before.replace(/<D:getlastmodified>.*?<\/D:getlastmodified>/, ''));
 });
+
+test.serial('a box that has roles bound to it cannot be deleted (409) until they are', async (t) => {
+  await unit.createBox('cell1', 'bound');
+  await unit.as({ method: 'POST', url: '/cell1/__ctl/Role', payload: { Name: 'keeper', '_Box.Name': 'bound' } });
+  const refused = await unit.as({ method: 'DELETE', url: "/cell1/__ctl/Box('bound')" });
+  t.deepEqual([refused.statusCode, json(refused)], [409, errorBody('PR409-OD-0001')]);
+  t.is((await unit.as({ method: 'DELETE', url: `/cell1/__ctl/Role${encodeURIComponent("(Name='keeper',_Box.Name='bound')")}` })).statusCode, 204);
+  t.is((await unit.as({ method: 'DELETE', url: "/cell1/__ctl/Box('bound')" })).statusCode, 204);
+});

@@ -69,6 +69,8 @@ async function remove(request: Request, h: ResponseToolkit) {
   const recursive = String(request.headers['x-personium-recursive'] ?? '').toLowerCase() === 'true';
   const children = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((entry) => entry.isDirectory());
   if (!recursive && children.length > 0) throw personiumError('PR409-OD-0001');
+  // Roles bound to the box would lose their box: Personium refuses, as for any related data.
+  if ((odata.data.roles ?? []).some((role) => role.boxId === box._id)) throw personiumError('PR409-OD-0001');
   odata.data.boxes = odata.data.boxes.filter((candidate) => candidate._id !== box._id);
   await odata.write();
   await rm(dir, { recursive: true, force: true });
