@@ -152,6 +152,12 @@ test.serial('ACL on the cell stores role ids in the cell .pmeta and PROPFIND sho
   t.true(res.payload.includes('<D:acl xml:base="http://unit.test/cell1/__role/__/"><D:ace><D:principal><D:href>editors</D:href></D:principal><D:grant><D:privilege><p:root/></D:privilege></D:grant></D:ace><D:ace><D:principal><D:all/></D:principal><D:grant><D:privilege><p:propfind/></D:privilege></D:grant></D:ace></D:acl>'), res.payload);
 });
 
+test.serial('the snapshot area\'s PROPFIND shows the cell ACL too', async (t) => {
+  const res = await unit.as({ method: 'PROPFIND', url: '/cell1/__snapshot/', headers: { depth: '0' } });
+  t.is(res.statusCode, 207);
+  t.true(res.payload.includes('<D:acl xml:base="http://unit.test/cell1/__role/__/"><D:ace><D:principal><D:href>editors</D:href></D:principal>'), res.payload);
+});
+
 test.serial('an ACL naming an unknown role, box or cell, an unknown privilege or broken XML gets 400 and changes nothing', async (t) => {
   const before = (await unit.as({ method: 'PROPFIND', url: '/cell1/', headers: { depth: '0' } })).payload;
   const cellUrl = 'http://unit.test/cell1/';
