@@ -37,6 +37,10 @@ test('the owner exports with a login, imports into another cell, and logs in the
   await unit.createBox('home', 'photos');
   await unit.as({ method: 'PUT', url: '/home/photos/cat.txt', payload: 'a cat' });
   await addAccountWithRole(unit, 'home', 'me', 'owner', ['root']);
+  await unit.as({ method: 'MKCOL', url: '/home/photos/public' });
+  await unit.as({ method: 'PUT', url: '/home/photos/public/dog.txt', payload: 'a dog' });
+  const publicAcl = '<D:acl xmlns:D="DAV:" xml:base="http://unit.test/home/__role/photos/"><D:ace><D:principal><D:all/></D:principal><D:grant><D:privilege><D:read/></D:privilege></D:grant></D:ace></D:acl>';
+  t.is((await unit.as({ method: 'ACL', url: '/home/photos/public', payload: publicAcl })).statusCode, 200);
   await unit.createCell('away');
   await addAccountWithRole(unit, 'away', 'me', 'owner', ['root'], 'away-pass-1');
   await addAccountWithRole(unit, 'away', 'visitor', 'visitors', ['root'], 'visitor-pass-1');
@@ -64,6 +68,8 @@ test('the owner exports with a login, imports into another cell, and logs in the
   const cat = await http(unit, 'GET', '/away/photos/cat.txt', { token: after.body.access_token });
   t.is(cat.status, 200, 'the imported ACL grants the owner the same as before');
   t.is(await cat.text(), 'a cat');
+  t.is((await http(unit, 'GET', '/away/photos/public/dog.txt')).status, 200, 'the box ACL making a collection public came along');
+  t.is((await http(unit, 'GET', '/away/photos/cat.txt')).status, 401, 'and nothing else is public');
   const gone = await http(unit, 'GET', '/away/__export', { token: visitor });
   t.is(gone.status, 401, 'a token whose account the import removed opens nothing');
   t.is(((await gone.json()) as { code: string }).code, 'PR401-AU-0001');
