@@ -7,11 +7,10 @@ import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import Boom from '@hapi/boom';
 import type { Request, ResponseToolkit, Server } from '@hapi/hapi';
+import type { CellTokens } from './cell-tokens.ts';
 import { personiumError } from './errors.ts';
 import { writeFileDurably } from './json-file.ts';
-
 import { includes, type Privilege } from './privileges.ts';
-import type { CellTokens } from './cell-tokens.ts';
 
 export type { Privilege } from './privileges.ts';
 
