@@ -108,3 +108,16 @@ test('PROPFIND shows a box resource\'s ACL relative to its box\'s role base to t
   t.false(reader.payload.includes('<D:ace>'), 'D:read does not give read-acl');
   t.regex(reader.payload, /<D:acl\/><\/D:prop><D:status>HTTP\/1.1 404 Not Found/);
 });
+
+test('COPY and MOVE need write where they write: a destination the role may not write is 403 and nothing moves', async (t) => {
+  t.is((await unit.as({ method: 'MKCOL', url: '/cell1/box2/drop' })).statusCode, 201);
+  t.is((await unit.as({ method: 'ACL', url: '/cell1/box2/drop', payload: boxAcl('box2', [['../__/editors', ['D:all']]]) })).statusCode, 200);
+  t.is((await as('editor', 'PUT', '/cell1/box2/drop/x.txt', { payload: 'x' })).statusCode, 201);
+  for (const method of ['MOVE', 'COPY']) {
+    const refused = await as('editor', method, '/cell1/box2/drop/x.txt', { headers: { destination: '/cell1/box2/private/x.txt' } });
+    t.deepEqual([refused.statusCode, json(refused)], [403, errorBody('PR403-AU-0002')], method);
+  }
+  t.is((await unit.as({ method: 'GET', url: '/cell1/box2/private/x.txt' })).statusCode, 404);
+  t.is((await as('editor', 'MOVE', '/cell1/box2/drop/x.txt', { headers: { destination: '/cell1/box2/drop/y.txt' } })).statusCode, 201);
+  t.is((await as('editor', 'GET', '/cell1/box2/drop/y.txt')).payload, 'x');
+});

@@ -34,7 +34,11 @@ export async function resourceAcls(request: Request, cell: CellRecord): Promise<
     // A malformed path: the handler refuses it; only the box's own ACL counts here.
     segments = [];
   }
-  const store = new BoxStore(boxDir);
+  return aclsAlong(new BoxStore(boxDir), segments);
+}
+
+/** The ACLs of the resource at `segments` and of the collections above it, nearest first. */
+export async function aclsAlong(store: BoxStore, segments: readonly string[]): Promise<Acl[]> {
   const acls: Acl[] = [];
   for (let depth = segments.length; depth >= 0; depth--) {
     const dir = store.dirOf(segments.slice(0, depth));
