@@ -184,3 +184,20 @@ test.serial('a box that has roles bound to it cannot be deleted (409) until they
   t.is((await unit.as({ method: 'DELETE', url: `/cell1/__ctl/Role${encodeURIComponent("(Name='keeper',_Box.Name='bound')")}` })).statusCode, 204);
   t.is((await unit.as({ method: 'DELETE', url: "/cell1/__ctl/Box('bound')" })).statusCode, 204);
 });
+
+test.serial('the same links from the role\'s side: Role(...)/$links/_Account links, lists and unlinks accounts', async (t) => {
+  await createAccount('dave', 'dave-pass-1');
+  await unit.as({ method: 'POST', url: '/cell1/__ctl/Role', payload: { Name: 'crew' } });
+  const links = "/cell1/__ctl/Role('crew')/$links/_Account";
+  t.is((await unit.as({ method: 'POST', url: links, payload: { uri: `${base}Account('dave')` } })).statusCode, 204);
+  const again = await unit.as({ method: 'POST', url: links, payload: { uri: "Account('dave')" } });
+  t.deepEqual([again.statusCode, json(again)], [409, errorBody('PR409-OD-0002')]);
+  t.deepEqual(json(await unit.as({ method: 'GET', url: links })).d.results, [{ uri: `${base}Account('dave')` }]);
+  t.deepEqual(json(await unit.as({ method: 'GET', url: "/cell1/__ctl/Account('dave')/$links/_Role" })).d.results, [{ uri: `${base}Role(Name='crew',_Box.Name=null)` }]);
+  const badUri = await unit.as({ method: 'POST', url: links, payload: { uri: `${base}Role('crew')` } });
+  t.deepEqual([badUri.statusCode, json(badUri)], [400, errorBody('PR400-OD-0006', ['uri'])]);
+  t.is((await unit.as({ method: 'POST', url: links, payload: { uri: "Account('nobody')" } })).statusCode, 400);
+  t.is((await unit.as({ method: 'DELETE', url: `${links}('dave')` })).statusCode, 204);
+  t.is((await unit.as({ method: 'DELETE', url: `${links}('dave')` })).statusCode, 404);
+  t.deepEqual(json(await unit.as({ method: 'GET', url: links })).d.results, []);
+});

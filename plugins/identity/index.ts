@@ -9,6 +9,7 @@ import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 import { collectionAllow, createAccount, deleteAccount, entityAllow, readAccounts, replaceAccount } from './accounts.ts';
 import { createLink, deleteLink, readLinks, replaceLink } from './links.ts';
+import { createRoleLink, deleteRoleLink, readRoleLinks } from './role-links.ts';
 import { createRole, deleteRole, readRoles, roleCollectionAllow, roleEntityAllow } from './roles.ts';
 
 const reads = new Set(['get', 'head', 'options', 'propfind']);
@@ -37,6 +38,10 @@ export const identityPlugin: Plugin<void> = {
       { method: 'DELETE', path: '/{cell}/__ctl/Account{key}/{nav*}', options: access, handler: deleteLink },
       { method: 'PUT', path: '/{cell}/__ctl/Account{key}/{nav*}', options: withBody, handler: replaceLink },
       optionsRoute('/{cell}/__ctl/Account{key}/{nav*}', 'OPTIONS, GET, POST, DELETE'),
+      { method: 'POST', path: '/{cell}/__ctl/Role{key}/{nav*}', options: withBody, handler: createRoleLink },
+      { method: 'GET', path: '/{cell}/__ctl/Role{key}/{nav*}', options: access, handler: readRoleLinks },
+      { method: 'DELETE', path: '/{cell}/__ctl/Role{key}/{nav*}', options: access, handler: deleteRoleLink },
+      optionsRoute('/{cell}/__ctl/Role{key}/{nav*}', 'OPTIONS, GET, POST, DELETE'),
     ]);
   },
 };

@@ -1,9 +1,11 @@
 // {CellURL}__ctl/Account('a')/$links/_Role: link an account to a role (POST with the role's URL
-// in `uri`), list its roles, and unlink one (DELETE .../$links/_Role('r')). Roles are read from
+// in `uri`), list its roles, and unlink one (DELETE .../$links/_Role('r')); role-links.ts is the
+// same from the role's side. Roles are read from
 // these links at every request, so a change takes effect at once for tokens already issued.
 import type { Request, ResponseToolkit } from '@hapi/hapi';
 import { cellOf } from '../../core/cell-access.ts';
 import { newId } from '../../core/cell-content.ts';
+import type { CellIdentity } from '../../core/cell-identity.ts';
 import { personiumError } from '../../core/errors.ts';
 import { param } from '../../core/auth.ts';
 import { accountKey, boxNameOf, ctlUrl, findRole, odataBody, page, parseRoleKey, roleKey, roleKeyText, type RoleKey } from './odata-keys.ts';
@@ -23,9 +25,9 @@ async function linked(request: Request) {
   return { ...found, boxes: found.document.data.boxes, account };
 }
 
-/** The role a `$links` body names, relative to `{CellURL}__ctl/`: 400 PR400-OD-0006 [uri] when it names no Role. */
-function roleOfUri(request: Request, body: Record<string, unknown>): RoleKey {
-  const base = ctlUrl(request);
+/** What follows `{entitySet}` in the URL a `$links` body names (relative to `{CellURL}__ctl/`): 400 PR400-OD-0006 [uri] when it names none. */
+export function keyTextOfUri(request: Request, body: Record<string, unknown>, entitySet: 'Role' | 'Account'): string {
+  const base = decodeURIComponent(ctlUrl(request));
   if (typeof body.uri !== 'string' || body.uri === '') throw personiumError('PR400-OD-0006', 'uri');
   let url: string;
   try {
@@ -33,9 +35,30 @@ function roleOfUri(request: Request, body: Record<string, unknown>): RoleKey {
   } catch {
     throw personiumError('PR400-OD-0006', 'uri');
   }
-  const key = url.startsWith(`${decodeURIComponent(base)}Role(`) ? parseRoleKey(url.slice(base.length + 'Role'.length)) : undefined;
+  if (!url.startsWith(`${base}${entitySet}(`)) throw personiumError('PR400-OD-0006', 'uri');
+  return url.slice(base.length + entitySet.length);
+}
+
+function roleOfUri(request: Request, body: Record<string, unknown>): RoleKey {
+  const key = parseRoleKey(keyTextOfUri(request, body, 'Role'));
   if (!key) throw personiumError('PR400-OD-0006', 'uri');
   return key;
+}
+
+type Links = Awaited<ReturnType<CellIdentity['records']>>['links'];
+
+/** Links an account to a role (409 PR409-OD-0002 when they are). */
+export function addLink(links: Links, accountId: string, roleId: string): void {
+  if (links.some((link) => link.accountId === accountId && link.roleId === roleId)) throw personiumError('PR409-OD-0002');
+  const now = Date.now();
+  links.push({ _id: newId(), accountId, roleId, __published: now, __updated: now });
+}
+
+/** Unlinks them (404 when they are not linked). */
+export function removeLink(links: Links, accountId: string, roleId: string | undefined): void {
+  const at = roleId === undefined ? -1 : links.findIndex((link) => link.accountId === accountId && link.roleId === roleId);
+  if (at < 0) throw personiumError('PR404-OD-0002');
+  links.splice(at, 1);
 }
 
 export async function createLink(request: Request, h: ResponseToolkit) {
@@ -44,9 +67,7 @@ export async function createLink(request: Request, h: ResponseToolkit) {
   const key = roleOfUri(request, odataBody(request.payload));
   const role = findRole(roles, boxes, key);
   if (!role) throw personiumError('PR400-OD-0024', `Role${roleKeyText(key)}`);
-  if (links.some((link) => link.accountId === account._id && link.roleId === role._id)) throw personiumError('PR409-OD-0002');
-  const now = Date.now();
-  links.push({ _id: newId(), accountId: account._id, roleId: role._id, __published: now, __updated: now });
+  addLink(links, account._id, role._id);
   await document.write();
   return h.response().code(204).header('DataServiceVersion', '2.0');
 }
@@ -66,10 +87,7 @@ export async function deleteLink(request: Request, h: ResponseToolkit) {
   const { key } = linkTarget(request);
   if (key === undefined) throw personiumError('PR400-OD-0011');
   const { document, account, roles, boxes, links } = await linked(request);
-  const role = findRole(roles, boxes, key);
-  const at = role ? links.findIndex((link) => link.accountId === account._id && link.roleId === role._id) : -1;
-  if (at < 0) throw personiumError('PR404-OD-0002');
-  links.splice(at, 1);
+  removeLink(links, account._id, findRole(roles, boxes, key)?._id);
   await document.write();
   return h.response().code(204).header('DataServiceVersion', '2.0');
 }
