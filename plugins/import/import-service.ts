@@ -12,6 +12,7 @@ import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta, typ
 import { confine } from '../../core/confine.ts';
 import { bodyOf, errorBody, isPersoniumError, personiumError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine } from '../../core/export-format.ts';
+import { accountOf, roleLinkOf, roleOf } from '../../core/identity-lines.ts';
 import type { ChecksumTable } from './key-table.ts';
 import { writeFileDurably } from '../../core/json-file.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
@@ -206,8 +207,31 @@ export class CellImporter {
       }
     }
     const ids = new Map([[cellLine._id, cellId], ...boxIds]);
-    for (const [file, lines] of kept) document.preserved[file] = lines.map((line) => withIds(line, ids));
+    for (const [file, lines] of kept) {
+      const rest = lines.map((line) => withIds(line, ids)).filter((line) => !this.#modelIdentity(file, parseLine(file, line), document, now));
+      if (rest.length) document.preserved[file] = rest;
+    }
     return { document, boxIds, ids };
+  }
+
+  /** Accounts, roles and Account↔Role links become records of the document; true when the line was one. */
+  #modelIdentity(file: string, hit: PjsonLine, document: ODataDocument, now: number): boolean {
+    if (file === '11_account.pjson') {
+      const account = accountOf(hit, now);
+      if (!account) throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${JSON.stringify(hit).slice(0, 200)}`);
+      (document.accounts ??= []).push(account);
+      return true;
+    }
+    if (file === '20_role.pjson') {
+      const role = roleOf(hit, now);
+      if (!role) throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${JSON.stringify(hit).slice(0, 200)}`);
+      (document.roles ??= []).push(role);
+      return true;
+    }
+    if (file !== '80_link.pjson') return false;
+    const link = roleLinkOf(hit, now);
+    if (link) (document.links ??= []).push(link);
+    return link !== undefined;
   }
 
   /** 20_webdav/{box}/... → the staging folder, with the box's old id mapped to its new one. */
