@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { defaultCorpus, writeCorpus } from './lib/corpus.ts';
-import { call, cellRecord, freePort, peakRssMb, percentile, startServer, stopServer, until } from './lib/unit-process.ts';
+import { call, cellRecord, freePort, peakRssMb, percentile, settleDisk, startServer, stopServer, until } from './lib/unit-process.ts';
 
 const run = promisify(execFile);
 const targets = { throughputRatio: 1.0, peakRssMb: 200 };
@@ -63,11 +63,13 @@ export async function importBench(log: (line: string) => void = console.log): Pr
     for (let round = 0; round < rounds; round++) {
       const out = path.join(work, 'unzipped');
       await mkdir(out);
+      await settleDisk();
       const unzipStart = performance.now();
       await run('unzip', ['-q', zip, '-d', out], { maxBuffer: 1 << 20 });
       unzipTimes.push((performance.now() - unzipStart) / 1000);
       await rm(out, { recursive: true, force: true });
 
+      await settleDisk();
       const importStart = performance.now();
       const accepted = await call(`${base}/target/__import`, 'POST', { Name: 'corpus' });
       if (accepted.status !== 202) throw new Error(`import refused: ${accepted.status} ${await accepted.text()}`);

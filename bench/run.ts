@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, one after the other, each against its reference tool in the
 // same run (the soak against its goals). Data is generated into temporary folders and removed
 // afterwards; nothing is committed. `npm run bench -- soak import` runs only the benches named.
+import { authBench } from './auth.ts';
 import { backupBench } from './backup.ts';
 import { boxDavBench } from './box-dav.ts';
 import { exportStatusBench } from './export-status.ts';
@@ -19,6 +20,7 @@ const all: Array<[string, string, () => Promise<{ passed: boolean }>]> = [
   ['import', 'import', () => importBench()],
   ['small-files', 'many small files', () => smallFilesBench()],
   ['export-status', 'GET __export during a 3 GB export', () => exportStatusBench()],
+  ['auth', 'authenticated GET and login', () => authBench()],
   ['backup', 'unit backup and restore', () => backupBench()],
   ['soak', 'soak', () => soakBench()],
 ];

@@ -3,7 +3,9 @@
 // `options.plugins.cellar`, what kind of access it is; handlers never repeat these checks. Below
 // the free-space floor (core/disk-space.ts) writes that add data are refused here too.
 import type { Plugin, Request, RouteOptions } from '@hapi/hapi';
-import { credentialsOf, holdsPrivilege, param, type Privilege } from './auth.ts';
+import { decideAccess } from './access-decision.ts';
+import type { Acl } from './acl.ts';
+import { param, type Privilege } from './auth.ts';
 import { activityOf } from './cell-status.ts';
 import { addsData, type DiskSpace } from './disk-space.ts';
 import { personiumError } from './errors.ts';
@@ -26,7 +28,11 @@ export type CellAccess = 'read' | 'write' | 'by-method' | 'import-read' | 'impor
 export interface CellRouteSettings {
   access: CellAccess;
   /** The privilege a caller needs; for `by-method` routes, reads need `read` and writes `write`. */
-  privilege?: Privilege;
+  privilege?: Privilege | ((method: string) => Privilege);
+  /** Only the unit master may (deleting the cell). */
+  unitOnly?: boolean;
+  /** The ACLs of the box resource the request names and of its ancestors, nearest first. */
+  resourceAcls?: (request: Request, cell: CellRecord) => Promise<Acl[]>;
   /** Where the cell's name is in the request; default `request.params.cell`. */
   cellName?: (request: Request) => string | undefined;
   /** When the cell does not exist: `error` (404 Cell not found, the default) or `pass` (the handler decides). */
@@ -75,7 +81,10 @@ function classify(settings: CellRouteSettings): Classified {
     settings,
     isWrite,
     passesImportFailed: ['import-read', 'import-write', 'snapshot-read', 'snapshot-write', 'token', 'cell-delete'].includes(settings.access),
-    privilegeFor: (method) => settings.privilege ?? (byMethod ? (isWrite(method) ? 'write' : 'read') : 'root'),
+    privilegeFor: (method) => {
+      if (typeof settings.privilege === 'function') return settings.privilege(method);
+      return settings.privilege ?? (byMethod ? (isWrite(method) ? 'write' : 'read') : 'root');
+    },
   };
 }
 
@@ -91,8 +100,12 @@ function gateError(cell: CellRecord, classified: Pick<Classified, 'isWrite' | 'p
   return undefined;
 }
 
-export function cellRoute(settings: CellRouteSettings): Pick<RouteOptions, 'plugins'> {
-  return { plugins: { cellar: settings } };
+/**
+ * A cell route. Authentication is tried, not required: the access decision answers the 401, so
+ * that an ACL granting `all` can admit a caller without a (valid) token. `__token` needs none.
+ */
+export function cellRoute(settings: CellRouteSettings): Pick<RouteOptions, 'plugins' | 'auth'> {
+  return { plugins: { cellar: settings }, auth: settings.access === 'token' ? false : { mode: 'try' } };
 }
 
 /** A unit-level route that adds data: refused below the free-space floor. */
@@ -123,16 +136,23 @@ export const cellAccessPlugin: Plugin<{ store: UnitStore; writes: CellWrites; ho
         classifications.set(request.route, classified);
       }
       const name = settings.cellName ? settings.cellName(request) : param(request, 'cell') || undefined;
+      // A caller without valid credentials learns nothing of which cells exist.
+      const refusal = !request.auth.isAuthenticated && settings.access !== 'token' ? request.auth.error : undefined;
       // Names starting with `__` are the unit's own, never a cell's.
-      if (name?.startsWith('__')) throw personiumError('PR404-MC-0001');
+      if (name?.startsWith('__')) throw refusal ?? personiumError('PR404-MC-0001');
       const cell = name === undefined ? undefined : store.findCell(name);
       if (!cell) {
+        if (refusal) throw refusal;
         if (settings.missing === 'pass') return h.continue;
         throw personiumError('PR404-DV-0003');
       }
-      const credentials = credentialsOf(request);
-      if (!holdsPrivilege(credentials, cell.id, classified.privilegeFor(request.method))) {
-        throw personiumError('PR403-AU-0002');
+      if (settings.access !== 'token') {
+        await decideAccess(request, {
+          cell,
+          privilege: classified.privilegeFor(request.method),
+          ...(settings.unitOnly ? { unitOnly: true } : {}),
+          ...(settings.resourceAcls ? { resourceAcls: () => settings.resourceAcls!(request, cell) } : {}),
+        });
       }
       const refused = gateError(cell, classified, request.method, holds);
       if (refused) throw refused;

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { access, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
+import type { IdentityRecords } from './cell-identity.ts';
 import { confine } from './confine.ts';
 import { removeTree } from './remove-tree.ts';
 import { DurableJsonFile, writeFileDurably } from './json-file.ts';
@@ -45,7 +46,8 @@ export interface BoxRecord {
   __updated: number;
 }
 
-export interface ODataDocument {
+/** Boxes, and the cell's accounts, roles and their links (cell-identity.ts). */
+export interface ODataDocument extends IdentityRecords {
   boxes: BoxRecord[];
   /** The cell's own record from the last import's 00_cell.json (`_source` minus what Cellar sets). */
   cellSource?: Record<string, unknown>;

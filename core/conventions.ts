@@ -87,7 +87,8 @@ function logCompletion(request: Request, started: bigint): void {
       {
         requestKey: request.app.requestKey,
         method: request.method.toUpperCase(),
-        url: request.raw.req.url,
+        // The cookie's peer is half of a credential.
+        url: request.raw.req.url?.replace(/([?&]p_cookie_peer=)[^&]*/g, '$1[redacted]'),
         statusCode: res.statusCode,
         responseTime: Math.round(responseTime * 10) / 10,
         ...(aborted ? { aborted: true } : {}),

@@ -21,13 +21,14 @@ export type PropfindRequest =
 
 const parser = new XMLParser({ ignoreAttributes: false, removeNSPrefix: false, attributeNamePrefix: '@', preserveOrder: true, processEntities: false });
 
-type Node = Record<string, unknown>;
+export type XmlNode = Record<string, unknown>;
+type Node = XmlNode;
 
-function elementName(node: Node): string | undefined {
+export function elementName(node: Node): string | undefined {
   return Object.keys(node).find((key) => key !== ':@' && key !== '#text');
 }
 
-function namespaces(node: Node, inherited: Map<string, string>): Map<string, string> {
+export function namespaces(node: Node, inherited: Map<string, string>): Map<string, string> {
   const attributes = (node[':@'] ?? {}) as Record<string, string>;
   let scope = inherited;
   for (const [name, value] of Object.entries(attributes)) {
@@ -39,7 +40,7 @@ function namespaces(node: Node, inherited: Map<string, string>): Map<string, str
   return scope;
 }
 
-function resolveName(qualified: string, scope: Map<string, string>): { namespace: string; local: string } {
+export function resolveName(qualified: string, scope: Map<string, string>): { namespace: string; local: string } {
   const colon = qualified.indexOf(':');
   const prefix = colon >= 0 ? qualified.slice(0, colon) : '';
   return { namespace: scope.get(prefix) ?? '', local: colon >= 0 ? qualified.slice(colon + 1) : qualified };
@@ -66,9 +67,8 @@ function checkXmlShape(body: string): void {
   }
 }
 
-/** An empty body is allprop; anything else must be a well-formed DAV:propfind, else 400 PR400-DV-0001. */
-export function parsePropfind(body: string): PropfindRequest {
-  if (body.trim() === '') return { kind: 'allprop' };
+/** The one root element of a well-formed body, with its namespace scope; else 400 PR400-DV-0001. */
+export function parseXmlRoot(body: string): { root: Node; name: string; scope: Map<string, string> } {
   checkXmlShape(body);
   let parsed: Node[];
   try {
@@ -83,7 +83,13 @@ export function parsePropfind(body: string): PropfindRequest {
   });
   const root = roots[0];
   if (roots.length !== 1 || !root) throw personiumError('PR400-DV-0001');
-  const rootScope = namespaces(root, new Map());
+  return { root, name: elementName(root)!, scope: namespaces(root, new Map()) };
+}
+
+/** An empty body is allprop; anything else must be a well-formed DAV:propfind, else 400 PR400-DV-0001. */
+export function parsePropfind(body: string): PropfindRequest {
+  if (body.trim() === '') return { kind: 'allprop' };
+  const { root, scope: rootScope } = parseXmlRoot(body);
   const rootName = resolveName(elementName(root)!, rootScope);
   if (rootName.namespace !== 'DAV:' || rootName.local !== 'propfind') throw personiumError('PR400-DV-0001');
   for (const child of (root[elementName(root)!] as Node[]) ?? []) {

@@ -3,7 +3,7 @@
 import Hapi, { type Server } from '@hapi/hapi';
 import hapiPino from 'hapi-pino';
 import { pino } from 'pino';
-import { param, masterTokenResolver, registerBearerScheme } from './auth.ts';
+import { param, registerBearerScheme, unitTokenResolver } from './auth.ts';
 import { cellAccessPlugin } from './cell-access.ts';
 import type { Config } from './config.ts';
 import { conventionsPlugin } from './conventions.ts';
@@ -15,6 +15,8 @@ import { createListener, requestLimitsPlugin } from './listener-limits.ts';
 import { healthPlugin } from '../plugins/health/index.ts';
 import { cellsPlugin } from '../plugins/cells/index.ts';
 import { boxesPlugin } from '../plugins/boxes/index.ts';
+import { identityPlugin } from '../plugins/identity/index.ts';
+import { tokenPlugin } from '../plugins/token/index.ts';
 import { cellRootPlugin } from '../plugins/cell-root/index.ts';
 import { boxDavPlugin } from '../plugins/box-dav/index.ts';
 import { importPlugin } from '../plugins/import/index.ts';
@@ -37,7 +39,10 @@ export async function createServer(config: Config, options: CreateServerOptions 
       level: config.logLevel,
       base: { service: 'cellar' },
       // X-Override can carry an Authorization header too.
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-override"]', 'headers.authorization', 'authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-override"]', 'req.headers["x-personium-credential"]', 'req.query.p_cookie_peer', 'headers.authorization', 'headers.cookie', 'headers["x-personium-credential"]', 'authorization'],
+        censor: '[redacted]',
+      },
     },
     options.logStream ?? process.stdout,
   );
@@ -60,15 +65,15 @@ export async function createServer(config: Config, options: CreateServerOptions 
   await server.register(conventionsPlugin);
   await server.register({ plugin: requestLimitsPlugin, options: config.http });
   await server.register({ plugin: servicesPlugin, options: { config, logger } });
-  const { masterToken, store, urls, writes, holds, diskSpace } = server.cellar;
+  const { masterToken, tokens, store, urls, writes, holds, diskSpace } = server.cellar;
   await server.register({ plugin: cellHostPlugin, options: { config, urls, store } });
-  registerBearerScheme(server, masterTokenResolver(masterToken.token), (request) =>
-    param(request, 'cell') ? urls.cell(param(request, 'cell')) : urls.unit());
+  registerBearerScheme(server, unitTokenResolver(masterToken.token, tokens), (request) =>
+    param(request, 'cell') ? urls.cell(param(request, 'cell')) : urls.unit(), tokens);
   await server.register({ plugin: cellAccessPlugin, options: { store, writes, holds, diskSpace } });
   // A browser's preflight to a URL no feature serves (the unit root, say) is answered too.
   server.route(optionsRoute('/{any*}', 'OPTIONS'));
 
-  await server.register([healthPlugin, cellsPlugin, boxesPlugin, cellRootPlugin, statusPlugin]);
+  await server.register([healthPlugin, cellsPlugin, boxesPlugin, identityPlugin, tokenPlugin, cellRootPlugin, statusPlugin]);
   await server.register({ plugin: boxDavPlugin, options: { maxUploadBytes: config.maxUploadBytes } });
   await server.register({ plugin: snapshotAreaPlugin, options: config.snapshot });
   await server.register(snapshotPropfindPlugin);

@@ -6,6 +6,8 @@ import type { Plugin } from '@hapi/hapi';
 import type { Logger } from 'pino';
 import { loadMasterToken, type MasterToken } from './auth.ts';
 import { CellContents } from './cell-content.ts';
+import { CellIdentity } from './cell-identity.ts';
+import { CellTokens, loadTokenSecret } from './cell-tokens.ts';
 import { CellStatusService } from './cell-status.ts';
 import { Cells } from './cells.ts';
 import { CellHolds } from './cell-holds.ts';
@@ -41,6 +43,10 @@ export interface Services {
   /** Each cell's snapshot area (`{CellURL}__snapshot`). */
   snapshots: SnapshotStore;
   masterToken: MasterToken;
+  /** Cell-local tokens and the `p_cookie`, sealed with the unit secret `{dataDir}/token-key`. */
+  tokens: CellTokens;
+  /** Each cell's accounts, roles, links and cell ACL. */
+  identity: CellIdentity;
   urls: UnitUrls;
   /** Start-up recovery, in order; plugins add the sweeps of their own temporaries. */
   recovery: Recovery;
@@ -72,8 +78,10 @@ export const servicesPlugin: Plugin<ServicesOptions> = {
       throw error;
     });
     const masterToken = await loadMasterToken(config.masterToken, config.dataDir);
+    const tokens = new CellTokens(await loadTokenSecret(config.dataDir));
     const contents = new CellContents(config.dataDir);
     const holds = new CellHolds();
+    const identity = new CellIdentity(contents);
     const status = new CellStatusService(store, holds);
     const snapshots = new LocalSnapshotStore((cellId) => contents.snapshotDir(cellId));
     const cells = new Cells(store, contents, snapshots, status);
@@ -82,7 +90,7 @@ export const servicesPlugin: Plugin<ServicesOptions> = {
     const writes = new CellWrites();
     const diskSpace = new DiskSpace(config.dataDir, config.freeSpaceFloor);
     const recovery = new Recovery();
-    const services: Services = { config, logger, store, contents, status, cells, jobs, writes, holds, diskSpace, snapshots, masterToken, urls, recovery };
+    const services: Services = { config, logger, store, contents, status, cells, jobs, writes, holds, diskSpace, snapshots, masterToken, tokens, identity, urls, recovery };
     server.decorate('server', 'cellar', services);
 
     server.ext('onPreStart', () => recovery.run(services));

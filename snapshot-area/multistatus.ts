@@ -43,12 +43,14 @@ function response(href: string, properties: Property[], wanted: PropfindRequest)
   return `<D:response><D:href>${escapeXml(href)}</D:href>${body}</D:response>`;
 }
 
-export function rootResponse(href: string, root: { createdMs: number; modifiedMs: number; cellStatus: string }, wanted: PropfindRequest): string {
+/** The area itself; `acl` is the cell ACL's `D:acl` element, for callers who may read it. */
+export function rootResponse(href: string, root: { createdMs: number; modifiedMs: number; cellStatus: string; acl?: string }, wanted: PropfindRequest): string {
   return response(href, [
     davProperty('resourcetype', '<D:collection/>'),
     davProperty('creationdate', isoDate(root.createdMs)),
     davProperty('getlastmodified', httpDate(root.modifiedMs)),
     { namespace: personiumNamespace, local: 'cellstatus', xml: `<p:cellstatus>${escapeXml(root.cellStatus)}</p:cellstatus>` },
+    ...(root.acl === undefined ? [] : [{ namespace: 'DAV:', local: 'acl', xml: root.acl }]),
   ], wanted);
 }
 

@@ -7,7 +7,9 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
+import { mayAccess } from '../core/access-decision.ts';
 import { cellOf, cellRoute } from '../core/cell-access.ts';
+import { cellAclProperty } from '../plugins/cell-root/cell-acl.ts';
 import { parseDepth, parsePropfind, readSmallBody, type PropfindRequest } from '../core/dav-xml.ts';
 import { personiumError } from '../core/errors.ts';
 import { cellarVersion } from '../core/version.ts';
@@ -61,7 +63,8 @@ async function propfindArea(request: Request, h: ResponseToolkit) {
   const area = areaOf(request);
   const baseHref = areaUrl(request);
   const folder = await stat(area.dir).catch(() => undefined);
-  const root = rootResponse(baseHref, { createdMs: cell.createdAt, modifiedMs: folder?.mtimeMs ?? cell.updatedAt, cellStatus: cell.status }, wanted);
+  const acl = (await mayAccess(request, { cell, privilege: 'acl-read' })) ? await cellAclProperty(request, cell) : undefined;
+  const root = rootResponse(baseHref, { createdMs: cell.createdAt, modifiedMs: folder?.mtimeMs ?? cell.updatedAt, cellStatus: cell.status, ...(acl === undefined ? {} : { acl }) }, wanted);
   if (depth === 0) return multistatus(h, [root]);
   const names = await area.names();
   return multistatus(h, (async function* () {

@@ -102,7 +102,7 @@ test('every 405 names what the URL does answer in Allow (RFC 9110 §15.5.6)', as
     ['PUT', '/__ctl/Cell', 'OPTIONS, GET, POST'],
     ['DELETE', '/__ctl/Cell', 'OPTIONS, GET, POST'],
     ['POST', "/__ctl/Cell('cell1')", 'OPTIONS, GET, DELETE'],
-    ['PUT', '/cell1/', 'OPTIONS, PROPFIND, DELETE'],
+    ['PUT', '/cell1/', 'OPTIONS, PROPFIND, ACL, DELETE'],
     ['GET', '/cell1/__snapshot', 'OPTIONS, PROPFIND'],
     ['POST', '/cell1/__snapshot/x.zip', 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, MOVE'],
   ];

@@ -4,7 +4,6 @@ import test from 'ava';
 import { bodyOf, errorBody } from '../core/errors.ts';
 import { readChecksumList } from '../plugins/import/checksum-list.ts';
 import { ChecksumTable, KeySet, nameKey } from '../plugins/import/key-table.ts';
-import { FolderSyncs } from '../plugins/import/folder-syncs.mjs';
 
 const sha = (text: string) => createHash('sha256').update(text).digest();
 
@@ -85,18 +84,4 @@ test('an empty list is an empty table', async (t) => {
   t.is(table.size, 0);
   t.is(missing, undefined);
   t.false(new ChecksumTable(1).has('a'));
-});
-
-test('folders are synced once complete: when an entry outside them comes, innermost first, and the rest at the end', (t) => {
-  const syncs = new FolderSyncs();
-  t.deepEqual(syncs.touch('/d'), []);
-  t.deepEqual(syncs.touch('/d/a'), []);
-  t.deepEqual(syncs.touch('/d/a'), []);
-  t.deepEqual(syncs.touch('/d'), ['/d/a']);
-  t.deepEqual(syncs.touch('/d/b'), []);
-  t.deepEqual(syncs.touch('/d/b/c'), []);
-  // A sibling whose name starts like the open folder's is not inside it.
-  t.deepEqual(syncs.touch('/d/bc'), ['/d/b/c', '/d/b']);
-  t.deepEqual(syncs.finish(), ['/d/bc', '/d']);
-  t.deepEqual(syncs.finish(), []);
 });

@@ -73,27 +73,3 @@ test('a file under a path that is a file fails with the system error; after clos
   await files.close();
   await t.throwsAsync(files.write(path.join(dir, 'late'), Buffer.from('z')), { message: /closed/ });
 });
-
-test('flush resolves once every file and folder written is synced, and the thread goes on after it', async (t) => {
-  const dir = await tempDir(t);
-  const files = new FileWriterThread();
-  t.teardown(() => files.close());
-  const contents = Array.from({ length: 300 }, (_, index) => randomBytes(index * 7));
-  await Promise.all(contents.map((content, index) => files.write(path.join(dir, `r${index % 30}`, `f${index}`, 'content'), content)));
-  await files.flush();
-  for (const [index, content] of contents.entries()) t.true((await readFile(path.join(dir, `r${index % 30}`, `f${index}`, 'content'))).equals(content));
-  await files.write(path.join(dir, 'after'), Buffer.from('x'));
-  await files.flush();
-  t.is(await readFile(path.join(dir, 'after'), 'utf8'), 'x');
-});
-
-test('a sync that fails is reported by flush with its system error', async (t) => {
-  const dir = await tempDir(t);
-  const files = new FileWriterThread();
-  t.teardown(() => files.close());
-  await files.write(path.join(dir, 'gone', 'content'), Buffer.from('x'));
-  // Its folder is synced only once complete, which flush decides: removed before, it cannot be.
-  await rm(path.join(dir, 'gone'), { recursive: true });
-  const error = await t.throwsAsync(files.flush());
-  t.is((error as NodeJS.ErrnoException).code, 'ENOENT');
-});

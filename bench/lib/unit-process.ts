@@ -21,19 +21,26 @@ export async function freePort(): Promise<number> {
 
 const repository = path.resolve(import.meta.dirname, '..', '..');
 
-/** The arguments `npm start` gives node (its flags and the script), read from package.json. */
-async function startArguments(): Promise<string[]> {
+/** What `npm start` runs: the variables it sets, then node's arguments (its flags and the script), from package.json. */
+async function startCommand(): Promise<{ env: Record<string, string>; args: string[] }> {
   const manifest = JSON.parse(await readFile(path.join(repository, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const [command, ...args] = manifest.scripts.start.split(/\s+/);
+  const words = manifest.scripts.start.split(/\s+/);
+  const env: Record<string, string> = {};
+  for (let assignment = /^([A-Z_]+)=(\S*)$/.exec(words[0]!); assignment; assignment = /^([A-Z_]+)=(\S*)$/.exec(words[0]!)) {
+    env[assignment[1]!] = assignment[2]!;
+    words.shift();
+  }
+  const [command, ...args] = words;
   if (command !== 'node') throw new Error(`the start script does not run node: ${manifest.scripts.start}`);
-  return args;
+  return { env, args };
 }
 
 /** Starts the server as `npm start` does; `nodeFlags` go before the start script's own. */
 export async function startServer(dataDir: string, port: number, nodeFlags: string[] = []): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...nodeFlags, ...(await startArguments())], {
+  const start = await startCommand();
+  const child = spawn(process.execPath, [...nodeFlags, ...start.args], {
     cwd: repository,
-    env: { ...process.env, CELLAR_DATA_DIR: dataDir, CELLAR_PORT: String(port), CELLAR_HOST: '127.0.0.1', CELLAR_MASTER_TOKEN: token, CELLAR_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...start.env, CELLAR_DATA_DIR: dataDir, CELLAR_PORT: String(port), CELLAR_HOST: '127.0.0.1', CELLAR_MASTER_TOKEN: token, CELLAR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const deadline = Date.now() + 20_000;
@@ -96,4 +103,17 @@ export async function cellRecord(dataDir: string, name: string): Promise<UnitFil
   const cell = unit.cells.find((candidate) => candidate.name === name);
   if (!cell) throw new Error(`no cell ${name} in the store`);
   return cell;
+}
+
+/**
+ * Writes out every dirty page of the machine before a timed run, outside its time: the import
+ * syncs its file system before the swap, and must not pay for what the round before it (unzip's
+ * files, the replaced content's removal) left unwritten.
+ */
+export async function settleDisk(): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('sync', [], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sync exited with ${code}`))));
+  });
 }

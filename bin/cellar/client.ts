@@ -9,14 +9,19 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Sent as JSON with `Content-Type: application/json`. */
   json?: unknown;
+  /** Sent as it is (an XML body, say). */
+  body?: string;
   /** Statuses that count as success: any 2xx when omitted, every status with 'any'. */
   expect?: readonly number[] | 'any';
 }
 
+/** The bearer token, or where to get it when a request is made (a stored login, refreshed if needed). */
+export type TokenSource = string | (() => Promise<string>);
+
 export class UnitClient {
   readonly unitUrl: string;
 
-  constructor(unitUrl: string, readonly token: string) {
+  constructor(unitUrl: string, readonly token: TokenSource) {
     this.unitUrl = normalizeUnitUrl(unitUrl);
   }
 
@@ -35,8 +40,8 @@ export class UnitClient {
   }
 
   async request(method: string, url: string, options: RequestOptions = {}): Promise<Response> {
-    const headers = this.#headers(options.headers);
-    let body: string | undefined;
+    const headers = await this.#headers(options.headers);
+    let body = options.body;
     if (options.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.json);
@@ -54,7 +59,7 @@ export class UnitClient {
   async upload(url: string, file: string, options: RequestOptions & { onBytes: (total: number) => void }): Promise<Response> {
     let response: Response;
     try {
-      response = await putFile(url, this.#headers(options.headers), file, options.onBytes);
+      response = await putFile(url, await this.#headers(options.headers), file, options.onBytes);
     } catch (error) {
       const readingFile = (error as NodeJS.ErrnoException).path === file;
       throw readingFile ? new UsageError(`cannot read ${file}: ${(error as Error).message}`) : unreachable(this.unitUrl, error);
@@ -66,7 +71,7 @@ export class UnitClient {
   async stream(url: string, expect: readonly number[]): Promise<IncomingMessage> {
     let response: IncomingMessage;
     try {
-      response = await getStream(url, this.#headers());
+      response = await getStream(url, await this.#headers());
     } catch (error) {
       throw unreachable(this.unitUrl, error);
     }
@@ -77,8 +82,9 @@ export class UnitClient {
     throw await errorFromResponse(new Response(Buffer.concat(chunks), { status, statusText: response.statusMessage }));
   }
 
-  #headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { authorization: `Bearer ${this.token}`, ...extra };
+  async #headers(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+    const token = typeof this.token === 'string' ? this.token : await this.token();
+    return { authorization: `Bearer ${token}`, ...extra };
   }
 
   /** A request whose answer is JSON (or nothing, for 201/202/204 without a body). */

@@ -1,6 +1,7 @@
 // What every command needs: the client for the chosen unit, and how to report (text or --json,
 // bars or plain lines), resolved once from the global options and the environment.
-import { UnitClient } from './client.ts';
+import { normalizeUnitUrl, UnitClient, type TokenSource } from './client.ts';
+import { LoginStore } from './logins.ts';
 import { UsageError } from './errors.ts';
 import { progressMode, type ProgressMode } from './progress.ts';
 
@@ -27,11 +28,21 @@ export interface Context extends Output {
   pollIntervalMs: number;
 }
 
-export function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Context {
+/**
+ * `cell` is the cell the command works on: without a token given, the login kept for that cell
+ * is used (see `cellar login`). `anonymous` commands (login itself) need no token at all.
+ */
+export function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, cell?: string, anonymous = false): Context {
   const unit = options.unit ?? env.CELLAR_URL;
-  const token = options.token ?? env.CELLAR_TOKEN;
   if (!unit) throw new UsageError('no unit URL: pass --unit URL or set CELLAR_URL');
-  if (!token) throw new UsageError('no token: pass --token TOKEN or set CELLAR_TOKEN');
+  let token: TokenSource | undefined = options.token ?? env.CELLAR_TOKEN;
+  if (!token && cell !== undefined) {
+    const logins = new LoginStore(env);
+    const unitUrl = normalizeUnitUrl(unit);
+    token = () => logins.accessToken(unitUrl, cell);
+  }
+  if (!token && anonymous) token = '';
+  if (token === undefined || token === '' && !anonymous) throw new UsageError('no token: pass --token TOKEN or set CELLAR_TOKEN');
   return { ...createOutput(options), client: new UnitClient(unit, token), pollIntervalMs: pollInterval(env.CELLAR_POLL_MS) };
 }
 

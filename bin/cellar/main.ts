@@ -2,18 +2,25 @@
 // action gets a Context (unit client, output mode) and failures end here with their exit code:
 // 0 success, 1 what the unit answered (or could not be reached), 2 a command line that cannot run.
 import { Command, CommanderError, Option } from 'commander';
+import { createCellWithOwner, grantPrivilege, revokePrivilege } from './commands/acl.ts';
 import { createCell, deleteCell, listCells } from './commands/cell.ts';
+import { createAccount, createRole, deleteAccount, deleteRole, grantRole, listAccounts, listRoles, loginCommand, logoutCommand, revokeRole } from './commands/identity.ts';
 import { exportCell, importCell } from './commands/jobs.ts';
 import { getSnapshot, listSnapshots, putSnapshot, removeSnapshot } from './commands/snapshot.ts';
 import { backupUnit, restoreUnit, verifyUnit } from './commands/unit.ts';
 import { createContext, createOutput, type Context, type GlobalOptions, type Output } from './context.ts';
 import { ServerError, UsageError } from './errors.ts';
 
-/** Wraps an action so it receives the Context built from the global options. */
-function withContext<A extends unknown[]>(action: (context: Context, ...args: A) => Promise<void>) {
+/**
+ * Wraps an action so it receives the Context built from the global options. For `cell`
+ * commands the first argument is the cell, whose kept login stands for a token not given;
+ * `anonymous` commands need no token.
+ */
+function withContext<A extends unknown[]>(action: (context: Context, ...args: A) => Promise<void>, kind: 'unit' | 'cell' | 'anonymous' = 'cell') {
   return async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
-    const context = createContext(command.optsWithGlobals<GlobalOptions>());
+    const cell = kind === 'cell' && typeof args[0] === 'string' ? args[0] : undefined;
+    const context = createContext(command.optsWithGlobals<GlobalOptions>(), process.env, cell, kind === 'anonymous');
     await action(context, ...(args.slice(0, -1) as A));
   };
 }
@@ -37,11 +44,49 @@ function buildProgram(): Command {
     .exitOverride();
 
   const cell = program.command('cell').description('create, list and delete cells');
-  cell.command('create <name>').description('create a cell').action(withContext(createCell));
-  cell.command('list').description('list the cells of the unit').action(withContext(listCells));
+  cell.command('create <name>').description('create a cell; with --owner also its owner account, a role owner granted root, and the link')
+    .option('--owner <account>', 'the account that owns the cell (its password is asked for)')
+    .option('--password-stdin', "read the owner's password from standard input")
+    .action(withContext((context, name: string, options: { owner?: string; passwordStdin?: boolean }) =>
+      (options.owner ? createCellWithOwner(context, name, options.owner, options) : createCell(context, name)), 'unit'));
+  cell.command('list').description('list the cells of the unit').action(withContext(listCells, 'unit'));
   cell.command('delete <name>').description('delete a cell')
     .option('-r, --recursive', 'also delete everything it holds (X-Personium-Recursive: true)')
-    .action(withContext((context, name: string, options: { recursive?: boolean }) => deleteCell(context, name, options)));
+    .action(withContext((context, name: string, options: { recursive?: boolean }) => deleteCell(context, name, options), 'unit'));
+
+  program.command('login <cell> <account>').description("log in to a cell's account; the tokens are kept (mode 0600) and refreshed when they expire")
+    .option('--password-stdin', 'read the password from standard input instead of the terminal')
+    .option('--scope <privileges>', 'space-separated cell privileges the token may use (default root)')
+    .action(withContext((context, cellName: string, account: string, options: { passwordStdin?: boolean; scope?: string }) => loginCommand(context, cellName, account, options), 'anonymous'));
+  program.command('logout [cell]').description('forget the login to a cell (every cell of the unit without CELL)')
+    .action(withContext((context, cellName: string | undefined) => logoutCommand(context, cellName), 'anonymous'));
+
+  const account = program.command('account').description("a cell's accounts");
+  account.command('create <cell> <name>').description('create an account (its password is asked for)')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--no-password', 'an account without a password (it cannot log in)')
+    .action(withContext((context, cellName: string, name: string, options: { passwordStdin?: boolean; password?: boolean }) => createAccount(context, cellName, name, options)));
+  account.command('list <cell>').description('list the accounts').action(withContext(listAccounts));
+  account.command('delete <cell> <name>').description('delete an account and its role links').action(withContext(deleteAccount));
+
+  const role = program.command('role').description("a cell's roles and who holds them");
+  const boxOption = ['--box <box>', 'the box the role is bound to'] as const;
+  role.command('create <cell> <name>').description('create a role').option(...boxOption)
+    .action(withContext((context, cellName: string, name: string, options: { box?: string }) => createRole(context, cellName, name, options)));
+  role.command('list <cell>').description('list the roles').action(withContext(listRoles));
+  role.command('delete <cell> <name>').description('delete a role and its links').option(...boxOption)
+    .action(withContext((context, cellName: string, name: string, options: { box?: string }) => deleteRole(context, cellName, name, options)));
+  role.command('grant <cell> <account> <role>').description('give an account a role').option(...boxOption)
+    .action(withContext((context, cellName: string, name: string, roleName: string, options: { box?: string }) => grantRole(context, cellName, name, roleName, options)));
+  role.command('revoke <cell> <account> <role>').description('take a role from an account').option(...boxOption)
+    .action(withContext((context, cellName: string, name: string, roleName: string, options: { box?: string }) => revokeRole(context, cellName, name, roleName, options)));
+
+  const acl = program.command('acl').description('what the cell ACL, or a box resource ACL, grants a role');
+  const targetOption = ['--box <box[/path]>', 'a box resource instead of the cell'] as const;
+  acl.command('grant <cell> <role> <privilege>').description('grant a role (or all) a privilege (root, auth, read, write, all, ...)').option(...targetOption)
+    .action(withContext((context, cellName: string, roleName: string, privilege: string, options: { box?: string }) => grantPrivilege(context, cellName, roleName, privilege, options)));
+  acl.command('revoke <cell> <role> <privilege>').description('take a privilege from a role').option(...targetOption)
+    .action(withContext((context, cellName: string, roleName: string, privilege: string, options: { box?: string }) => revokePrivilege(context, cellName, roleName, privilege, options)));
 
   program.command('export <cell>').description("export a cell to {name}.zip in its snapshot area")
     .option('--name <name>', 'snapshot name, without .zip (default: {cell}_yyyyMMdd_HHmmss, UTC)')
@@ -71,7 +116,7 @@ function buildProgram(): Command {
     .requiredOption('--data-dir <dir>', 'the data directory to restore into (must be empty or absent)')
     .action(withOutput((output, file: string, options: { dataDir: string }) => restoreUnit(output, file, options)));
 
-  for (const command of [program, cell, snapshot, unit]) {
+  for (const command of [program, cell, snapshot, account, role, acl, unit]) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
   }

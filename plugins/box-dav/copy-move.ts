@@ -2,9 +2,11 @@
 // cell or box, or at the box root is 502; into a missing collection or a file 409; onto an
 // existing resource 412 with `Overwrite: F`, else it is replaced (204).
 import path from 'node:path';
+import { decideAccess } from '../../core/access-decision.ts';
 import { personiumError } from '../../core/errors.ts';
 import { boxPathOf, isRoot, type BoxPath } from './box-path.ts';
 import { checkIfHeader, checkLocks, checkPreconditions, header, notFound, parentScope, routedPath, storageError, urlFor, type BoxRequest, type LockScope } from './box-request.ts';
+import { aclsAlong } from './box-acl.ts';
 
 /** The Destination as a path of this box, or 502 when it points anywhere else. */
 function destinationOf(ctx: BoxRequest): BoxPath {
@@ -57,6 +59,8 @@ export async function copyOrMove(ctx: BoxRequest) {
   if (!source) throw notFound(ctx);
   const to = destination.segments;
   if (isUnder(to, source.segments) || (overwrite && isUnder(source.segments, to))) throw personiumError('PR403-DV-0002', urlFor(ctx, to));
+  // The gate checked the source; the destination is written too, and its ACLs may differ.
+  await decideAccess(ctx.request, { cell: ctx.request.app.cell!, privilege: 'write', resourceAcls: () => aclsAlong(store, to) });
 
   const parent = await store.stat(to.slice(0, -1));
   if (!parent || !parent.isCollection) throw personiumError('PR409-DV-0003', urlFor(ctx, to.slice(0, -1)));

@@ -11,6 +11,7 @@ import { personiumError } from '../../core/errors.ts';
 import { notAllowed, optionsRoute } from '../../core/routes.ts';
 import { servicesPluginName, type Services } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
+import { resourceAcls, setResourceAcl } from './box-acl.ts';
 import { boxRequest, storageError, type BoxRequest } from './box-request.ts';
 import { sweepTemporaries } from './box-store.ts';
 import { copyOrMove } from './copy-move.ts';
@@ -19,7 +20,7 @@ import { LockTable } from './locks.ts';
 import { getResource, propfind } from './read-handlers.ts';
 import { mkcol, proppatch, put, remove } from './write-handlers.ts';
 
-export const davAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK';
+export const davAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK, ACL';
 
 export interface BoxDavOptions {
   /** Largest body of a PUT into a box, in bytes. */
@@ -30,8 +31,16 @@ const optionsSchema = Joi.object<BoxDavOptions>({ maxUploadBytes: Joi.number().i
 
 const handlers: Record<string, (ctx: BoxRequest) => Promise<unknown>> = {
   GET: getResource, HEAD: getResource, PROPFIND: propfind, PUT: put, DELETE: remove, MKCOL: mkcol,
-  PROPPATCH: proppatch, COPY: copyOrMove, MOVE: copyOrMove, LOCK: lock, UNLOCK: unlock,
+  PROPPATCH: proppatch, COPY: copyOrMove, MOVE: copyOrMove, LOCK: lock, UNLOCK: unlock, ACL: setResourceAcl,
 };
+
+const readMethods = new Set(['get', 'head', 'propfind', 'options']);
+
+/** RFC 3744: reads need `read`, the ACL method `write-acl`, every other method `write`. */
+function boxPrivilege(method: string) {
+  if (readMethods.has(method)) return 'read' as const;
+  return method === 'acl' ? 'write-acl' as const : 'write' as const;
+}
 
 /** The box folder for `{box}` in the request's cell, or 404. */
 async function resolveBox(unit: Services, request: Request): Promise<{ name: string; dir: string }> {
@@ -71,7 +80,7 @@ export const boxDavPlugin: Plugin<BoxDavOptions> = {
     const locks = new LockTable();
     const handle = handlerFor(unit, locks, settings);
     // Ranges are Cellar's own (positioned reads, RFC 9110 rules), not hapi's.
-    const access = { ...cellRoute({ access: 'by-method' }), response: { ranges: false } };
+    const access = { ...cellRoute({ access: 'by-method', privilege: boxPrivilege, resourceAcls }), response: { ranges: false } };
     const streamed: RouteOptions = {
       ...access,
       payload: { output: 'stream', parse: false, maxBytes: settings.maxUploadBytes, timeout: false },

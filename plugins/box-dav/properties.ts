@@ -37,6 +37,8 @@ export interface PropertyContext {
   locks: readonly Lock[];
   lockRootHref(lock: Lock): string;
   now: number;
+  /** The resource's `D:acl` element, when the caller may read it and the resource has one. */
+  aclOf?: (resource: Resource) => string | undefined;
 }
 
 /** The inner XML of a live property, or undefined when the resource does not have it. */
@@ -124,6 +126,11 @@ export function responseXml(href: string, resource: Resource, request: PropfindK
   const dead = deadProperties(resource);
   if (request.kind === 'prop') {
     for (const name of request.names) {
+      const acl = name.namespace === 'DAV:' && name.local === 'acl' ? context.aclOf?.(resource) : undefined;
+      if (acl !== undefined) {
+        found += acl;
+        continue;
+      }
       const live = name.namespace === 'DAV:' ? liveValue(resource, name.local, context) : undefined;
       const stored = live === undefined ? dead.get(clarkName(name)) : undefined;
       if (live !== undefined) found += propertyElement(name, live);
@@ -136,6 +143,8 @@ export function responseXml(href: string, resource: Resource, request: PropfindK
       if (live !== undefined) found += propertyElement(name, request.kind === 'propname' ? undefined : live);
     }
     for (const { name, value } of dead.values()) found += propertyElement(name, request.kind === 'propname' ? undefined : value);
+    const acl = context.aclOf?.(resource);
+    if (acl !== undefined) found += request.kind === 'propname' ? '<D:acl/>' : acl;
   }
   return `<D:response><D:href>${escapeXml(href)}</D:href>${propstat(found, '200 OK')}${propstat(missing, '404 Not Found')}</D:response>`;
 }

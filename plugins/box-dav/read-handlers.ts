@@ -11,6 +11,7 @@ import { personiumError } from '../../core/errors.ts';
 import { etagOf, type Resource } from './box-store.ts';
 import type { Lock } from './locks.ts';
 import { sendFileRange } from './file-sender.ts';
+import { aclRenderer } from './box-acl.ts';
 import { checkIfHeader, checkPreconditions, header, hrefFor, notFound, withMalformedAs400, type BoxRequest } from './box-request.ts';
 import { responseXml, type PropertyContext, type PropfindKind } from './properties.ts';
 
@@ -102,10 +103,12 @@ export async function propfind(ctx: BoxRequest) {
 
   const now = Date.now();
   const lockRootHref = (lock: Lock) => hrefFor(ctx, lock.root, lock.root.length === 0);
+  const aclOf = await aclRenderer(ctx);
   const context = (resource: Resource): PropertyContext => ({
     locks: ctx.locks.size === 0 ? [] : ctx.locks.covering(ctx.boxDir, resource.segments),
     lockRootHref,
     now,
+    ...(aclOf ? { aclOf } : {}),
   });
   // Members share their collection's href: it is encoded once, each member adds its own name.
   const memberPrefix = hrefFor(ctx, target.segments, true);

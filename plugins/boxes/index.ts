@@ -69,6 +69,8 @@ async function remove(request: Request, h: ResponseToolkit) {
   const recursive = String(request.headers['x-personium-recursive'] ?? '').toLowerCase() === 'true';
   const children = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((entry) => entry.isDirectory());
   if (!recursive && children.length > 0) throw personiumError('PR409-OD-0001');
+  // Roles bound to the box would lose their box: Personium refuses, as for any related data.
+  if ((odata.data.roles ?? []).some((role) => role.boxId === box._id)) throw personiumError('PR409-OD-0001');
   odata.data.boxes = odata.data.boxes.filter((candidate) => candidate._id !== box._id);
   await odata.write();
   await rm(dir, { recursive: true, force: true });
@@ -81,11 +83,11 @@ export const boxesPlugin: Plugin<void> = {
   dependencies: [servicesPluginName],
   register(server) {
     server.route([
-      { method: 'POST', path: '/{cell}/__ctl/{segment}', options: { payload: rawJsonPayload, ...cellRoute({ access: 'write' }) }, handler: create },
-      { method: 'GET', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read' }), handler: read },
-      { method: 'DELETE', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'write' }), handler: remove },
+      { method: 'POST', path: '/{cell}/__ctl/{segment}', options: { payload: rawJsonPayload, ...cellRoute({ access: 'write', privilege: 'box' }) }, handler: create },
+      { method: 'GET', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read', privilege: 'box-read' }), handler: read },
+      { method: 'DELETE', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'write', privilege: 'box' }), handler: remove },
       optionsRoute('/{cell}/__ctl/{segment}', (request) => entitySegmentAllow(param(request, 'segment'), 'Box')),
-      { method: '*', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read' }), handler: (request) => { throw notAllowed(entityAllow(parseEntitySegment(param(request, 'segment'), 'Box'))); } },
+      { method: '*', path: '/{cell}/__ctl/{segment}', options: cellRoute({ access: 'read', privilege: 'box-read' }), handler: (request) => { throw notAllowed(entityAllow(parseEntitySegment(param(request, 'segment'), 'Box'))); } },
     ]);
   },
 };

@@ -5,8 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
-import { credentialsOf } from '../../core/auth.ts';
+import { mayAccess } from '../../core/access-decision.ts';
 import { cellOf, cellRoute } from '../../core/cell-access.ts';
+import { cellAclProperty, setCellAcl } from './cell-acl.ts';
 import { mainBoxName, type Pmeta } from '../../core/cell-content.ts';
 import { encodeSegment, escapeXml, httpDate, isoDate, parseDepth, parsePropfind, personiumNamespace, readSmallBody } from '../../core/dav-xml.ts';
 import { personiumError } from '../../core/errors.ts';
@@ -31,7 +32,9 @@ async function propfind(request: Request, h: ResponseToolkit) {
   const { contents, urls } = request.server.cellar;
   const base = urls.cell(cell.name);
   const cellPmeta = await readPmeta(contents.davRoot(cell));
-  const parts = [collectionResponse(base, cellPmeta, `<p:cellstatus>${escapeXml(cell.status)}</p:cellstatus>`)];
+  // The ACL is shown to those who may read it.
+  const acl = (await mayAccess(request, { cell, privilege: 'acl-read' })) ? await cellAclProperty(request, cell) : '';
+  const parts = [collectionResponse(base, cellPmeta, `<p:cellstatus>${escapeXml(cell.status)}</p:cellstatus>${acl}`)];
   if (depth === 1) {
     parts.push(collectionResponse(`${base}${mainBoxName}`, await readPmeta(contents.boxDir(cell, mainBoxName))));
     for (const box of (await contents.odata(cell)).data.boxes) {
@@ -43,10 +46,9 @@ async function propfind(request: Request, h: ResponseToolkit) {
 }
 
 const payload = { output: 'stream', parse: false, maxBytes: 1024 * 1024 } as const;
-const allow = 'OPTIONS, PROPFIND, DELETE';
+const allow = 'OPTIONS, PROPFIND, ACL, DELETE';
 
 async function deleteCell(request: Request, h: ResponseToolkit) {
-  if (credentialsOf(request)?.kind !== 'unit-master') throw personiumError('PR403-AU-0002');
   if (String(request.headers['x-personium-recursive'] ?? '').toLowerCase() !== 'true') throw personiumError('PR412-MC-0001', 'X-Personium-Recursive');
   const cell = cellOf(request);
   await request.server.cellar.cells.remove(cell);
@@ -61,10 +63,11 @@ export const cellRootPlugin: Plugin<void> = {
   register(server) {
     for (const routePath of ['/{cell}', '/{cell}/']) {
       server.route([
-        { method: 'PROPFIND', path: routePath, options: { payload, ...cellRoute({ access: 'read' }) }, handler: propfind },
-        { method: 'DELETE', path: routePath, options: cellRoute({ access: 'cell-delete' }), handler: deleteCell },
+        { method: 'PROPFIND', path: routePath, options: { payload, ...cellRoute({ access: 'read', privilege: 'propfind' }) }, handler: propfind },
+        { method: 'ACL', path: routePath, options: { payload, ...cellRoute({ access: 'write', privilege: 'acl' }) }, handler: setCellAcl },
+        { method: 'DELETE', path: routePath, options: cellRoute({ access: 'cell-delete', unitOnly: true }), handler: deleteCell },
         optionsRoute(routePath, allow),
-        { method: '*', path: routePath, options: cellRoute({ access: 'read' }), handler: methodNotAllowed(allow) },
+        { method: '*', path: routePath, options: cellRoute({ access: 'read', privilege: 'propfind' }), handler: methodNotAllowed(allow) },
       ]);
     }
   },

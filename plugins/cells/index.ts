@@ -1,5 +1,6 @@
 // Unit-level Cell API: POST/GET /__ctl/Cell, GET/DELETE /__ctl/Cell('name'). Master token only.
-import { credentialsOf, param } from '../../core/auth.ts';
+import { requireUnitMaster } from '../../core/access-decision.ts';
+import { param } from '../../core/auth.ts';
 import type { Plugin, Request, ResponseToolkit } from '@hapi/hapi';
 import { cellRoute, unitWriteRoute } from '../../core/cell-access.ts';
 import { personiumError } from '../../core/errors.ts';
@@ -10,10 +11,6 @@ import { servicesPluginName } from '../../core/services.ts';
 import { CellNameTakenError, type CellRecord } from '../../core/store.ts';
 import { cellarVersion } from '../../core/version.ts';
 
-function requireMaster(request: Request): void {
-  const credentials = credentialsOf(request);
-  if (credentials?.kind !== 'unit-master') throw personiumError('PR403-AU-0002');
-}
 
 function cellEntity(request: Request, cell: CellRecord) {
   const unitUrl = request.server.cellar.urls.unit();
@@ -38,7 +35,7 @@ function cellNameOf(request: Request): string | undefined {
 }
 
 async function create(request: Request, h: ResponseToolkit) {
-  requireMaster(request);
+  requireUnitMaster(request);
   const target = parseEntitySegment(param(request, 'segment'), 'Cell');
   if (target.kind !== 'collection') throw notAllowed(entityAllow(target));
   const name = requiredName(parseJsonObject(request.payload, false)!, entityNameRule);
@@ -57,7 +54,7 @@ async function create(request: Request, h: ResponseToolkit) {
 }
 
 function read(request: Request) {
-  requireMaster(request);
+  requireUnitMaster(request);
   const target = parseEntitySegment(param(request, 'segment'), 'Cell');
   const { store } = request.server.cellar;
   if (target.kind === 'collection') {
@@ -69,7 +66,7 @@ function read(request: Request) {
 }
 
 async function remove(request: Request, h: ResponseToolkit) {
-  requireMaster(request);
+  requireUnitMaster(request);
   const target = parseEntitySegment(param(request, 'segment'), 'Cell');
   if (target.kind !== 'entity') throw notAllowed(entityAllow(target));
   const { store, contents, cells, logger } = request.server.cellar;
@@ -93,7 +90,7 @@ export const cellsPlugin: Plugin<void> = {
       {
         method: 'DELETE',
         path: '/__ctl/{segment}',
-        options: cellRoute({ access: 'cell-delete', cellName: cellNameOf, missing: 'pass' }),
+        options: cellRoute({ access: 'cell-delete', cellName: cellNameOf, missing: 'pass', unitOnly: true }),
         handler: remove,
       },
       optionsRoute('/__ctl/{segment}', (request) => entitySegmentAllow(param(request, 'segment'), 'Cell')),
@@ -101,7 +98,7 @@ export const cellsPlugin: Plugin<void> = {
         method: '*',
         path: '/__ctl/{segment}',
         handler(request) {
-          requireMaster(request);
+          requireUnitMaster(request);
           throw notAllowed(entityAllow(parseEntitySegment(param(request, 'segment'), 'Cell')));
         },
       },

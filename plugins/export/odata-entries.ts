@@ -1,8 +1,9 @@
 // The 10_odata/ part of a snapshot: the cell's own record and the 16 `.pjson` files, as Personium
-// writes them (one Elasticsearch hit per line, each line ending in '\n'). Boxes are what Cellar
-// models; every line of a type it does not model comes back verbatim from `odata.preserved`.
+// writes them (one Elasticsearch hit per line, each line ending in '\n'). Boxes, accounts, roles
+// and their links are what Cellar models; every other line comes back verbatim from `odata.preserved`.
 import type { BoxRecord, ODataDocument } from '../../core/cell-content.ts';
 import { pjsonFiles, type PjsonLine } from '../../core/export-format.ts';
+import { accountLine, roleLine, roleLinkLine } from '../../core/identity-lines.ts';
 import type { CellRecord } from '../../core/store.ts';
 
 export function cellLine(cell: CellRecord, document: ODataDocument): PjsonLine {
@@ -26,8 +27,17 @@ export function boxLine(cell: CellRecord, box: BoxRecord): PjsonLine {
 /** Each `.pjson` file's name and text, all 16 of them, empty ones included. */
 export function pjsonContents(cell: CellRecord, document: ODataDocument): Array<{ file: string; text: string }> {
   return pjsonFiles.map(([file]) => {
-    const modelled = file === '10_box.pjson' ? document.boxes.map((box) => JSON.stringify(boxLine(cell, box))) : [];
-    const lines = [...modelled, ...(document.preserved[file] ?? [])];
+    const lines = [...modelledLines(cell, document, file).map((line) => JSON.stringify(line)), ...(document.preserved[file] ?? [])];
     return { file, text: lines.map((line) => `${line}\n`).join('') };
   });
+}
+
+function modelledLines(cell: CellRecord, document: ODataDocument, file: string): PjsonLine[] {
+  switch (file) {
+    case '10_box.pjson': return document.boxes.map((box) => boxLine(cell, box));
+    case '11_account.pjson': return (document.accounts ?? []).map((account) => accountLine(cell.id, account));
+    case '20_role.pjson': return (document.roles ?? []).map((role) => roleLine(cell.id, role));
+    case '80_link.pjson': return (document.links ?? []).map((link) => roleLinkLine(cell.id, link));
+    default: return [];
+  }
 }

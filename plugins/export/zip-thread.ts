@@ -3,8 +3,9 @@
 // __export included. The thread reports progress; the main thread can stop it.
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { build } from 'esbuild';
+import { build, stop } from 'esbuild';
 import { personiumErrorOf } from '../../core/errors.ts';
+import { repositoryFile } from '../../core/repository-files.ts';
 import type { FromExportThread, ToExportThread, ZipJobHooks, ZipJobInput } from './zip-job.ts';
 
 let threadCode: Promise<URL> | undefined;
@@ -16,14 +17,18 @@ let threadCode: Promise<URL> | undefined;
  */
 function compiledThread(): Promise<URL> {
   threadCode ??= build({
-    entryPoints: [fileURLToPath(new URL('./zip-thread-worker.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(repositoryFile('plugins/export/zip-thread-worker.ts'))],
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     write: false,
     logLevel: 'silent',
-  }).then((result) => new URL(`data:text/javascript,${encodeURIComponent(result.outputFiles[0]!.text)}`));
+  }).then(async (result) => {
+    // esbuild's service is a process of its own (~30 MB), idle from here on.
+    await stop();
+    return new URL(`data:text/javascript,${encodeURIComponent(result.outputFiles[0]!.text)}`);
+  });
   threadCode.catch(() => { threadCode = undefined; });
   return threadCode;
 }

@@ -14,7 +14,6 @@ import { pipeline } from 'node:stream/promises';
 import { crc32, createInflateRaw, inflateRawSync } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { isOutOfSpace, personiumError, type PersoniumError } from '../../core/errors.ts';
-import { fsyncDirectory } from '../../core/json-file.ts';
 import { readAt } from './block-reader.ts';
 import type { FileWriterThread } from './file-writer.ts';
 
@@ -97,9 +96,7 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
     const deflated = entry.compressionMethod === 8;
     const raw = await zip.openReadStreamPromise(entry, deflated ? { decompress: false } : {});
     const stages = deflated ? [raw, createInflateRaw({ chunkSize: streamChunk }), meter] as const : [raw, meter] as const;
-    // flush: the file is fsynced before it is closed, and its folder after.
-    await pipeline([...stages, createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: streamChunk, flush: true })]);
-    await fsyncDirectory(path.dirname(target));
+    await pipeline([...stages, createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: streamChunk })]);
   } catch (error) {
     // A full disk is not a damaged zip: it keeps its errno for the one mapping to 507.
     if (isOutOfSpace(error)) throw error;

@@ -11,14 +11,13 @@
 // in buffers of a few sizes that come back with the answers and are used again, so that memory
 // does not fill with buffers waiting for the writer thread's garbage collector.
 import { Worker } from 'node:worker_threads';
+import { repositoryFile } from '../../core/repository-files.ts';
 
 interface Request {
   id: number;
   target: string;
   /** A copy the thread takes over; absent for a folder. */
   data?: Uint8Array;
-  /** Answered once everything written before is on disk. */
-  flush?: true;
 }
 
 interface Answer {
@@ -54,7 +53,7 @@ export class FileWriterThread {
   #failure: Error | undefined;
 
   constructor() {
-    this.#worker = new Worker(new URL('./file-writer-worker.mjs', import.meta.url), { execArgv: [] });
+    this.#worker = new Worker(repositoryFile('plugins/import/file-writer-worker.mjs'), { execArgv: [] });
     this.#worker.on('message', (answers: Answer[]) => {
       for (const { id, code, message, buffer } of answers) {
         if (buffer) this.#giveBack(buffer);
@@ -89,25 +88,17 @@ export class FileWriterThread {
     await this.#send(target, undefined);
   }
 
-  /**
-   * Resolves once every file written so far is fdatasynced and every folder written into is
-   * fsynced; rejects with the first failed sync.
-   */
-  async flush(): Promise<void> {
-    await this.#send('', undefined, true);
-  }
-
   /** Ends the thread; requests still waiting fail. */
   async close(): Promise<void> {
     this.#stop(new Error('the file writer thread was closed'));
     await this.#worker.terminate();
   }
 
-  #send(target: string, data: Uint8Array | undefined, flush?: true): Promise<void> {
+  #send(target: string, data: Uint8Array | undefined): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     const done = new Promise<void>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
-    this.#batch.push(data === undefined ? { id, target, ...(flush ? { flush } : {}) } : { id, target, data });
+    this.#batch.push(data === undefined ? { id, target } : { id, target, data });
     if (this.#batch.length >= batchFiles) this.#post();
     else if (!this.#flushing) {
       this.#flushing = true;

@@ -12,14 +12,16 @@ import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta, typ
 import { confine } from '../../core/confine.ts';
 import { bodyOf, errorBody, isPersoniumError, personiumError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine } from '../../core/export-format.ts';
+import { accountOf, roleLinkOf, roleOf } from '../../core/identity-lines.ts';
 import type { ChecksumTable } from './key-table.ts';
-import { fsyncDirectory, writeFileDurably } from '../../core/json-file.ts';
+import { writeFileDurably } from '../../core/json-file.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
 import type { Services } from '../../core/services.ts';
 import type { Config } from '../../core/config.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { writeEntry } from './entry-writer.ts';
 import { FileWriterThread } from './file-writer.ts';
+import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
 import { inspectSnapshot, openZip, readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
 
@@ -116,7 +118,11 @@ export class CellImporter {
       const { davRoot } = staged;
       const pool = new TaskPool(extractConcurrency);
       const files = new FileWriterThread();
-      const onBytes = (bytes: number) => progress.add(bytes);
+      const flush = new BackgroundFlush(staged.dir);
+      const onBytes = (bytes: number) => {
+        progress.add(bytes);
+        flush.add(bytes);
+      };
       try {
         for await (const entry of walk(zip)) {
           const entryPath = entry.fileName;
@@ -135,16 +141,15 @@ export class CellImporter {
           });
         }
         await pool.drain();
-        // What the file writer thread wrote is on disk once this resolves (its own syncs only).
-        await files.flush();
       } finally {
         await pool.drain().catch(() => {});
         await files.close();
+        await flush.settle();
       }
       await this.unit.contents.completeStaged(staged, document);
-      // The swap must never point at data that a power cut could still take away: the files
-      // and their folders were synced as they were written; these folders hold the rest.
-      for (const folder of [davRoot, staged.dir, path.dirname(staged.dir)]) await fsyncDirectory(folder);
+      // The swap must never point at data that a power cut could still take away: files,
+      // folders and their names, all on the one file system of the data directory.
+      await syncFileSystem(staged.dir);
     } finally {
       zip.close();
     }
@@ -202,8 +207,31 @@ export class CellImporter {
       }
     }
     const ids = new Map([[cellLine._id, cellId], ...boxIds]);
-    for (const [file, lines] of kept) document.preserved[file] = lines.map((line) => withIds(line, ids));
+    for (const [file, lines] of kept) {
+      const rest = lines.map((line) => withIds(line, ids)).filter((line) => !this.#modelIdentity(file, parseLine(file, line), document, now));
+      if (rest.length) document.preserved[file] = rest;
+    }
     return { document, boxIds, ids };
+  }
+
+  /** Accounts, roles and Account↔Role links become records of the document; true when the line was one. */
+  #modelIdentity(file: string, hit: PjsonLine, document: ODataDocument, now: number): boolean {
+    if (file === '11_account.pjson') {
+      const account = accountOf(hit, now);
+      if (!account) throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${JSON.stringify(hit).slice(0, 200)}`);
+      (document.accounts ??= []).push(account);
+      return true;
+    }
+    if (file === '20_role.pjson') {
+      const role = roleOf(hit, now);
+      if (!role) throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${JSON.stringify(hit).slice(0, 200)}`);
+      (document.roles ??= []).push(role);
+      return true;
+    }
+    if (file !== '80_link.pjson') return false;
+    const link = roleLinkOf(hit, now);
+    if (link) (document.links ??= []).push(link);
+    return link !== undefined;
   }
 
   /** 20_webdav/{box}/... → the staging folder, with the box's old id mapped to its new one. */

@@ -17,6 +17,8 @@ export interface CliResult {
 export interface CliOptions {
   cwd?: string;
   env?: Record<string, string | undefined>;
+  /** Written to the command's standard input, which is then closed. */
+  input?: string;
 }
 
 /** A unit on a real socket whose URLs are those of that socket (unitUrl left to the server). */
@@ -36,10 +38,11 @@ export function cellar(unit: Pick<TestUnit, 'url'>, args: string[], options: Cli
     ...options.env,
   };
   return new Promise((resolve) => {
-    execFile(process.execPath, [binary, ...args], { cwd: options.cwd ?? path.dirname(binary), env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [binary, ...args], { cwd: options.cwd ?? path.dirname(binary), env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end(options.input ?? '');
   });
 }
 

@@ -1,4 +1,4 @@
-// A unit server as a real child process (bin/server.ts), for tests where a crash, a restart or a
+// A unit server as a real child process started as `npm start` does (bin/start.mjs), for tests where a crash, a restart or a
 // second process is the point.
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -20,7 +20,7 @@ export interface SpawnOptions {
 }
 
 export function spawnServer(dataDir: string, options: SpawnOptions = {}): Omit<ServerProcess, 'url'> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'bin/server.ts'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), 'bin/start.mjs'], {
     env: {
       ...process.env, CELLAR_DATA_DIR: dataDir, CELLAR_PORT: '0', CELLAR_HOST: '127.0.0.1', CELLAR_MASTER_TOKEN: processToken, CELLAR_LOG_LEVEL: 'info',
       ...options.env,
