@@ -42,7 +42,7 @@ test('a backup restored into a new folder serves the same unit, byte for byte, a
 
   const backup = await cellar(unit, ['unit', 'backup', 'unit.tar'], { cwd: work, env: { CELLAR_TOKEN: token } });
   t.is(backup.code, 0, backup.stderr);
-  t.regex(backup.stdout, /^saved the unit backup to unit\.tar \(.+\): 3 cells, \d+ entries, .+ secrets: master-token; made /);
+  t.regex(backup.stdout, /^saved the unit backup to unit\.tar \(.+\): 3 cells, \d+ entries, .+ secrets: master-token(, token-key)?; made /);
   t.regex(backup.stderr, /unit\.tar holds the unit's secrets: keep it as safe as the data directory/);
   t.deepEqual((await readdir(work)).sort(), ['original', 'unit.tar'], 'no temporary file is left beside it');
   t.is((await stat(path.join(work, 'unit.tar'))).mode & 0o777, 0o600);
