@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { createCell, deleteCell, listCells } from './commands/cell.ts';
 import { exportCell, importCell } from './commands/jobs.ts';
 import { getSnapshot, listSnapshots, putSnapshot, removeSnapshot } from './commands/snapshot.ts';
+import { verifySnapshotFile } from './commands/snapshot-verify.ts';
 import { createContext, type Context, type GlobalOptions } from './context.ts';
 import { ServerError, UsageError } from './errors.ts';
 
@@ -43,7 +44,7 @@ function buildProgram(): Command {
     .option('--wait', 'follow the import until it ends; exit code 0 only when it succeeded')
     .action(withContext((context, cellName: string, name: string, options: { wait?: boolean }) => importCell(context, cellName, name, options)));
 
-  const snapshot = program.command('snapshot').description("the cell's snapshot area: list, download, upload, delete");
+  const snapshot = program.command('snapshot').description("the cell's snapshot area: list, download, upload, delete; verify a local snapshot file");
   snapshot.command('ls <cell>').description('list the snapshot files').action(withContext(listSnapshots));
   snapshot.command('get <cell> <file> [out]').description('download a file; resumes when OUT is a partial copy')
     .action(withContext((context, cellName: string, file: string, out: string | undefined) => getSnapshot(context, cellName, file, out)));
@@ -51,6 +52,8 @@ function buildProgram(): Command {
     .option('--as <name>', 'the name in the snapshot area')
     .action(withContext((context, cellName: string, file: string, options: { as?: string }) => putSnapshot(context, cellName, file, options)));
   snapshot.command('rm <cell> <file>').description('delete a file').action(withContext(removeSnapshot));
+  snapshot.command('verify <file>').description('check a local snapshot zip as an import would, without a unit; exit code 0 only when it would import')
+    .action((file: string, _options: unknown, command: Command) => verifySnapshotFile(file, command.optsWithGlobals<GlobalOptions>()));
 
   for (const command of [program, cell, snapshot]) {
     command.exitOverride();
