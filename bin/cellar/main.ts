@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createCell, deleteCell, listCells } from './commands/cell.ts';
 import { exportCell, importCell } from './commands/jobs.ts';
+import { getSchedule, removeSchedule, setSchedule } from './commands/schedule.ts';
 import { getSnapshot, listSnapshots, putSnapshot, removeSnapshot } from './commands/snapshot.ts';
 import { verifySnapshotFile } from './commands/snapshot-verify.ts';
 import { createContext, type Context, type GlobalOptions } from './context.ts';
@@ -44,6 +45,15 @@ function buildProgram(): Command {
     .option('--wait', 'follow the import until it ends; exit code 0 only when it succeeded')
     .action(withContext((context, cellName: string, name: string, options: { wait?: boolean }) => importCell(context, cellName, name, options)));
 
+  const schedule = program.command('schedule').description("the cell's export schedule: exports that run by themselves, keeping the newest of them");
+  schedule.command('get <cell>').description('show the schedule, its next and last run and the snapshots it made').action(withContext(getSchedule));
+  schedule.command('set <cell>').description('set (or replace) the schedule')
+    .requiredOption('--cron <pattern>', 'five-field cron pattern, e.g. "0 3 * * *" (03:00 every day)')
+    .option('--keep <n>', 'how many of its own snapshots to keep (default 7)')
+    .option('--time-zone <zone>', 'IANA time zone of the pattern, e.g. Europe/Berlin (default UTC)')
+    .action(withContext((context, cellName: string, options: { cron: string; keep?: string; timeZone?: string }) => setSchedule(context, cellName, options)));
+  schedule.command('rm <cell>').description('remove the schedule (the snapshots it made stay)').action(withContext(removeSchedule));
+
   const snapshot = program.command('snapshot').description("the cell's snapshot area: list, download, upload, delete; verify a local snapshot file");
   snapshot.command('ls <cell>').description('list the snapshot files').action(withContext(listSnapshots));
   snapshot.command('get <cell> <file> [out]').description('download a file; resumes when OUT is a partial copy')
@@ -55,7 +65,7 @@ function buildProgram(): Command {
   snapshot.command('verify <file>').description('check a local snapshot zip as an import would, without a unit; exit code 0 only when it would import')
     .action((file: string, _options: unknown, command: Command) => verifySnapshotFile(file, command.optsWithGlobals<GlobalOptions>()));
 
-  for (const command of [program, cell, snapshot]) {
+  for (const command of [program, cell, schedule, snapshot]) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
   }
