@@ -2,12 +2,13 @@
 // schedule's zone, each is an ordinary export, retention keeps exactly `keep` of the schedule's own
 // snapshots and none of anyone else's, a run missed while the server was down happens once at the
 // next start, and a run that falls while the cell is busy or `import failed` is skipped and logged.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { areaFiles, holdExportAt, postExport, untilReady } from './helpers/export.ts';
 import { FakeClock } from './helpers/fake-clock.ts';
+import { canMount, fillUntil, mountSmallFileSystem, removeFiller } from './helpers/small-file-system.ts';
 import { buildZip, importStatus, snapshotEntries } from './helpers/snapshot-zip.ts';
 import { json, startUnit, type TestUnit } from './helpers/unit.ts';
 
@@ -158,4 +159,60 @@ test('a run whose export fails records the failure and removes nothing', async (
   await clock.advanceTo('2026-12-01T02:00:00Z');
   t.deepEqual((await areaFiles(unit, 'cell1')).filter((name) => !name.startsWith('.')), ['cell1_20261201_010000.zip', 'cell1_20261201_020000.error']);
   t.deepEqual((await getSchedule(unit)).lastRun, { at: '2026-12-01T02:00:00.000Z', outcome: 'export failed', name: 'cell1_20261201_020000', reason: 'see cell1_20261201_020000.error' });
+});
+
+test('a run whose export the unit refuses (a zip of that name is there) is skipped and logged, the file left alone', async (t) => {
+  const clock = new FakeClock('2026-12-01T00:30:00Z');
+  const unit = await unitAt(t, clock);
+  await unit.createCell('cell1');
+  await setSchedule(unit, { cron: '0 * * * *', keep: 1, timeZone: 'UTC' });
+  t.is((await unit.as({ method: 'PUT', url: '/cell1/__snapshot/cell1_20261201_010000.zip', payload: Buffer.from('mine') })).statusCode, 201);
+  await clock.advanceTo('2026-12-01T01:00:00Z');
+  t.deepEqual((await getSchedule(unit)).lastRun, { at: '2026-12-01T01:00:00.000Z', outcome: 'skipped', reason: 'File [cell1_20261201_010000.zip] already exists.' });
+  t.true(unit.logs.some((line) => line.includes('scheduled export skipped: File [cell1_20261201_010000.zip] already exists.')));
+  const area = unit.server.cellar.snapshots.of(unit.server.cellar.store.findCell('cell1')!.id).dir;
+  t.is(await readFile(path.join(area, 'cell1_20261201_010000.zip'), 'utf8'), 'mine');
+});
+
+const onSmallDisk = canMount ? test : test.skip;
+
+onSmallDisk('a run that falls while the disk is below the free-space floor is skipped and logged', async (t) => {
+  const mount = await mountSmallFileSystem(t, 16);
+  const clock = new FakeClock('2026-12-01T00:30:00Z');
+  const unit = await unitAt(t, clock, path.join(mount, 'data'));
+  await unit.createCell('cell1');
+  await setSchedule(unit, { cron: '0 * * * *', keep: 1, timeZone: 'UTC' });
+  // The floor of a 16 MiB file system is 1% of it, about 160 KiB.
+  await fillUntil(mount, 64 * 1024);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await clock.advanceTo('2026-12-01T01:00:00Z');
+  t.deepEqual((await getSchedule(unit)).lastRun, { at: '2026-12-01T01:00:00.000Z', outcome: 'skipped', reason: 'the disk is almost full' });
+  t.deepEqual(await zips(unit), []);
+  await removeFiller(mount);
+});
+
+test('a scheduled run a crash cut short shows as export failed after the restart', async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-schedule-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const clock = new FakeClock('2026-12-01T00:30:00Z');
+  const before = await startUnit({}, { dataDir, clock });
+  await before.createCell('cell1');
+  await setSchedule(before, { cron: '0 * * * *', keep: 3, timeZone: 'UTC' });
+  await before.stop();
+  // What a kill during the 01:00 run leaves in unit.json: the run recorded, its job record on disk.
+  const file = path.join(dataDir, 'unit.json');
+  const stored = JSON.parse(await readFile(file, 'utf8'));
+  stored.cells[0].exportSchedule.lastRun = { at: '2026-12-01T01:00:00.000Z', outcome: 'exporting', name: 'cell1_20261201_010000' };
+  stored.cells[0].job = { kind: 'export', name: 'cell1_20261201_010000', startedAt: '2026-12-01T01:00:00.000Z' };
+  await writeFile(file, JSON.stringify(stored));
+
+  const after = await startUnit({}, { dataDir, clock: new FakeClock('2026-12-01T01:10:00Z') });
+  t.teardown(() => after.stop());
+  t.deepEqual((await getSchedule(after)).lastRun, {
+    at: '2026-12-01T01:00:00.000Z',
+    outcome: 'export failed',
+    name: 'cell1_20261201_010000',
+    reason: 'the server stopped during the export; see cell1_20261201_010000.error',
+  });
+  t.true((await areaFiles(after, 'cell1')).includes('cell1_20261201_010000.error'));
 });
