@@ -216,3 +216,25 @@ test('a scheduled run a crash cut short shows as export failed after the restart
   });
   t.true((await areaFiles(after, 'cell1')).includes('cell1_20261201_010000.error'));
 });
+
+test('a schedule replaced after its last run owes no run from before it was set', async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-schedule-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const clock = new FakeClock('2026-12-01T02:30:00Z');
+  const before = await startUnit({}, { dataDir, clock });
+  await before.createCell('cell1');
+  await setSchedule(before, { cron: '0 3 * * *', keep: 3, timeZone: 'UTC' });
+  await clock.advanceTo('2026-12-01T03:00:00Z');
+  // The next day at noon the pattern becomes 06:00: its 06:00 of that day fell before it was set.
+  await clock.advanceTo('2026-12-02T12:00:00Z');
+  t.is((await getSchedule(before)).lastRun.at, '2026-12-02T03:00:00.000Z');
+  await setSchedule(before, { cron: '0 6 * * *', keep: 3, timeZone: 'UTC' });
+  await before.stop();
+
+  const later = new FakeClock('2026-12-02T13:00:00Z');
+  const after = await startUnit({}, { dataDir, clock: later });
+  t.teardown(() => after.stop());
+  await later.advanceTo('2026-12-02T13:00:00Z');
+  t.deepEqual(await zips(after), ['cell1_20261201_030000.zip', 'cell1_20261202_030000.zip']);
+  t.deepEqual(later.pendingTimes(), ['2026-12-03T06:00:00.000Z']);
+});

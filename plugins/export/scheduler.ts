@@ -46,7 +46,8 @@ export class ExportScheduler {
         const interrupted: ScheduledRun = { ...schedule.lastRun, outcome: 'export failed', reason: `the server stopped during the export; see ${schedule.lastRun.name}.error` };
         void this.#record(cell.id, interrupted).catch((error: unknown) => this.unit.logger.error({ cellId: cell.id, err: error }, 'could not record an interrupted scheduled export'));
       }
-      const since = new Date(schedule.lastRun?.at ?? schedule.setAt);
+      // A schedule set after its last run (a new pattern) owes nothing from before it was set.
+      const since = new Date(Math.max(Date.parse(schedule.setAt), Date.parse(schedule.lastRun?.at ?? schedule.setAt)));
       const missed = nextRunAfter(schedule, since);
       if (missed && missed.getTime() <= now.getTime()) {
         this.unit.logger.info({ cell: cell.name, missed: missed.toISOString() }, 'a scheduled export fell while the server was down: it runs now, once');
