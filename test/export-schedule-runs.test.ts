@@ -78,6 +78,7 @@ test('retention keeps exactly keep of the snapshots the schedule made and never 
   t.deepEqual(await zips(unit), ['by-hand.zip', 'cell1_20261201_010000.zip', 'uploaded.zip']);
   // A person replaces the schedule's first snapshot: from then on it is theirs.
   t.is((await unit.as({ method: 'PUT', url: '/cell1/__snapshot/cell1_20261201_010000.zip', payload: Buffer.from('replaced by hand') })).statusCode, 204);
+  t.deepEqual((await getSchedule(unit)).snapshots, [], 'the replaced file is no longer listed as the schedule\'s');
 
   await clock.advanceTo('2026-12-01T04:00:00Z');
   t.deepEqual(await zips(unit), ['by-hand.zip', 'cell1_20261201_010000.zip', 'cell1_20261201_030000.zip', 'cell1_20261201_040000.zip', 'uploaded.zip']);

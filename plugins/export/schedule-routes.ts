@@ -19,8 +19,8 @@ export function scheduleRoutes(scheduler: ExportScheduler): ServerRoute[] {
       method: 'GET',
       path,
       options: cellRoute({ access: 'read', privilege: 'root' }),
-      handler: (request, h) => {
-        const view = scheduler.view(cellOf(request));
+      handler: async (request, h) => {
+        const view = await scheduler.view(cellOf(request));
         if (!view) throw personiumError('PR404-SC-0001');
         return h.response(view).type('application/json');
       },
@@ -33,7 +33,7 @@ export function scheduleRoutes(scheduler: ExportScheduler): ServerRoute[] {
         const cell = cellOf(request);
         const spec = parseScheduleSpec(parseJsonObject(request.payload, false)!);
         const replaced = await scheduler.set(cell, spec);
-        return h.response(scheduler.view(cell)).type('application/json').code(replaced ? 200 : 201);
+        return h.response(await scheduler.view(cell)).type('application/json').code(replaced ? 200 : 201);
       },
     },
     {

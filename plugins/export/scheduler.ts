@@ -64,7 +64,7 @@ export class ExportScheduler {
     await Promise.allSettled([...this.#running]);
   }
 
-  view(cell: CellRecord): ScheduleView | undefined {
+  async view(cell: CellRecord): Promise<ScheduleView | undefined> {
     const schedule = cell.exportSchedule;
     if (!schedule) return undefined;
     const next = nextRunAfter(schedule, this.clock.now());
@@ -74,8 +74,19 @@ export class ExportScheduler {
       timeZone: schedule.timeZone,
       nextRunAt: next ? next.toISOString() : null,
       lastRun: schedule.lastRun ?? null,
-      snapshots: schedule.made.map((made) => `${made.name}.zip`),
+      snapshots: (await this.#stillOwn(cell.id, schedule.made)).map((made) => `${made.name}.zip`),
     };
+  }
+
+  /** Those of `made` that are still the very files the schedule wrote. */
+  async #stillOwn(cellId: string, made: ScheduledSnapshot[]): Promise<ScheduledSnapshot[]> {
+    const area = this.unit.snapshots.of(cellId);
+    const own: ScheduledSnapshot[] = [];
+    for (const snapshot of made) {
+      // Gone, or no longer the file the schedule wrote (replaced by a PUT or a MOVE): not its own.
+      if ((await area.stat(`${snapshot.name}.zip`))?.etag === snapshot.etag) own.push(snapshot);
+    }
+    return own;
   }
 
   /** Sets the cell's schedule (what it made and its last run stay with it); says whether it replaced one. */
@@ -168,11 +179,7 @@ export class ExportScheduler {
     const schedule = this.unit.store.getCellById(cellId)?.exportSchedule;
     const zip = await area.stat(`${name}.zip`);
     if (!schedule || !zip) return;
-    const own: ScheduledSnapshot[] = [];
-    for (const made of [...schedule.made, { name, etag: zip.etag, madeAt: at.toISOString() }]) {
-      // Gone, or no longer the file the schedule wrote (replaced by a PUT or a MOVE): not its own.
-      if ((await area.stat(`${made.name}.zip`))?.etag === made.etag) own.push(made);
-    }
+    const own = await this.#stillOwn(cellId, [...schedule.made, { name, etag: zip.etag, madeAt: at.toISOString() }]);
     const removed = own.splice(0, Math.max(0, own.length - schedule.keep));
     for (const old of removed) {
       await area.remove(`${old.name}.zip`).catch((error: unknown) => {
