@@ -76,6 +76,7 @@ const refusals: Array<[string, () => Buffer, PersoniumErrorBody, ImportLimits?]>
   ['a CRC-32 that does not match (no checksum list)', crcMismatch, errorBody('PR400-SN-0006', ['20_webdav/oldbox/hello.txt/content: its CRC-32 does not match its data'])],
   ['an entry that lies about its size', () => change((entries) => entries.map((entry) => entry.name === '20_webdav/__/top.txt/content' ? { ...entry, declaredSize: 2 } : entry)), errorBody('PR400-SN-0006', ['compressed/uncompressed size mismatch for stored file: 3 != 2'])],
   ['a box folder no box line names', () => withEntry({ name: '20_webdav/stranger/.pmeta', data: '{}' }), errorBody('PR400-SN-0006', ['20_webdav/stranger/ belongs to no box of 10_odata/10_box.pjson'])],
+  ['an empty folder of a box no box line names', () => withEntry({ name: '20_webdav/stranger/' }), errorBody('PR400-SN-0006', ['20_webdav/stranger/ belongs to no box of 10_odata/10_box.pjson'])],
   ['a .pjson line that is not a hit', () => replaced('10_odata/20_role.pjson', 'not json\n'), errorBody('PR400-CM-0004', ['10_odata/20_role.pjson: not json'])],
   ["a box's .pmeta that is not JSON", () => replaced('20_webdav/oldbox/.pmeta', '{oops'), errorBody('PR400-CM-0004', ['20_webdav/oldbox/.pmeta: {oops'])],
 ];

@@ -51,9 +51,11 @@ export async function verifySnapshot(file: string, limits: ImportLimits): Promis
         const name = entry.fileName;
         if (name.endsWith('/')) findings.folders += 1;
         else findings.files += 1;
-        if (!name.startsWith(webdavFolder) || name.endsWith('/')) continue;
+        if (!name.startsWith(webdavFolder)) continue;
         const below = name.slice(webdavFolder.length);
+        // Folders too: one of a box no box line names is refused as the import refuses it.
         targetSegments(below, odata.boxIds);
+        if (name.endsWith('/')) continue;
         const ownerIds = pmetaOwnerIds(below, odata);
         if (ownerIds) await readOwnerPmeta(zip, entry, snapshot.checksums, ownerIds);
         else {
