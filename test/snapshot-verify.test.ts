@@ -63,6 +63,9 @@ const refusals: Array<[string, () => Buffer, PersoniumErrorBody, ImportLimits?]>
   ['a bzip2 entry', () => withEntry({ name: '20_webdav/__/packed/content', data: 'x', method: 12 }), errorBody('PR400-SN-0001', ['20_webdav/__/packed/content', 'compression method 12'])],
   ['duplicate entry names', () => withEntry({ name: '20_webdav/__/top.txt/content', data: 'again' }), errorBody('PR400-SN-0001', ['20_webdav/__/top.txt/content', 'duplicate entry name'])],
   ['an entry outside the layout', () => withEntry({ name: 'README.txt', data: 'x' }), errorBody('PR400-SN-0001', ['README.txt', 'not part of the snapshot layout'])],
+  ['a file and a folder of one name', () => withEntry({ name: '20_webdav/__/top.txt/content/' }), errorBody('PR400-SN-0001', ['20_webdav/__/top.txt/content', 'a file and a folder of the same name'])],
+  ['a folder below a file, the file last', () => change((entries) => [{ name: '20_webdav/__/top.txt/content/inner/.pmeta', data: '{}' }, ...entries]), errorBody('PR400-SN-0001', ['20_webdav/__/top.txt/content', 'a file and a folder of the same name'])],
+  ['a path through a hidden folder', () => withEntry({ name: '20_webdav/__/top.txt/.pmeta/content', data: 'x' }), errorBody('PR400-SN-0001', ['20_webdav/__/top.txt/.pmeta/content', 'hidden folder'])],
   ['more entries than the limit', () => buildZip(snapshotEntries()), errorBody('PR400-SN-0002', [10]), { ...limits, maxEntries: 10 }],
   ['more bytes than the limit', () => withEntry({ name: '20_webdav/__/big/content', data: Buffer.alloc(4096, 'b') }), errorBody('PR400-SN-0003', [2048]), { ...limits, maxTotalBytes: 2048 }],
   ['a ratio bomb', () => withEntry({ name: '20_webdav/__/bomb/content', data: Buffer.alloc(8 * 1024 * 1024), deflate: true }), errorBody('PR400-SN-0004', ['20_webdav/__/bomb/content', 100])],
@@ -90,6 +93,26 @@ for (const [what, zip, expected, caseLimits] of refusals) {
     t.deepEqual(await importVerdict(bytes, caseLimits ?? limits), expected, 'a real import gives the same refusal');
   });
 }
+
+test('a collection named content holding a file named content passes verify and imports', async (t) => {
+  const pmeta = (type: string) => JSON.stringify({ i: `id-${type}`, t: type, a: null, d: {}, p: 1, u: 1, v: 1 });
+  const zip = change((entries) => [
+    ...entries,
+    { name: '20_webdav/__/content/' },
+    { name: '20_webdav/__/content/.pmeta', data: pmeta('col.webdav') },
+    { name: '20_webdav/__/content/content/' },
+    { name: '20_webdav/__/content/content/.pmeta', data: JSON.stringify({ i: 'f1', t: 'dav.file', a: null, d: {}, p: 1, u: 1, v: 1, ct: 'text/plain', cl: 6 }) },
+    { name: '20_webdav/__/content/content/content', data: 'nested' },
+  ]);
+  const verdict = await verifySnapshot(await tempFile(t, zip), limits);
+  t.true(verdict.importable, verdict.importable ? '' : verdict.error.message.value);
+  const unit = await unitWithCell({ import: limits });
+  t.teardown(() => unit.stop());
+  await upload(unit, 'nested', zip);
+  t.is((await startImport(unit, 'nested')).statusCode, 202);
+  t.deepEqual(await importStatus(unit), { status: 'ready' });
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__/content/content' })).payload, 'nested');
+});
 
 test('verify passes a snapshot without 00_checksums.json, as Personium makes them, holding each file to its CRC-32', async (t) => {
   const fixture = personiumSnapshot();
