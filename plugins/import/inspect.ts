@@ -88,16 +88,22 @@ function outsideLayout(name: string): string | undefined {
   return last === '.pmeta' || last === 'content' ? undefined : 'not part of the snapshot layout';
 }
 
+/** The folders named content seen so far; the table is made only when one is (they are rare). */
+interface ContentFolders {
+  capacity: number;
+  keys?: KeySet;
+}
+
 /**
  * A resource's data file is `{resource}/content`, and a collection may hold a resource named
  * `content`: a zip that has both `x/content` as a file and `x/content/...` would make the import
  * write a file where it made a folder. Folders named content are kept as keys, whichever comes
  * first; returns the name both are, or undefined. (A hidden segment, `.pmeta`, is refused before.)
  */
-function fileFolderClash(name: string, key: Buffer, folders: KeySet, names: KeySet): string | undefined {
+function fileFolderClash(name: string, key: Buffer, folders: ContentFolders, names: KeySet): string | undefined {
   if (!name.startsWith(webdavFolder)) return undefined;
   const isFolder = name.endsWith('/');
-  if (!isFolder && name.endsWith('/content') && folders.has(key)) return name;
+  if (!isFolder && name.endsWith('/content') && folders.keys?.has(key)) return name;
   const segments = name.replace(/\/$/, '').split('/');
   // Deepest first: a folder already kept had its own folders named content kept with it.
   for (let end = segments.length - (isFolder ? 1 : 2); end >= 0; end -= 1) {
@@ -106,7 +112,8 @@ function fileFolderClash(name: string, key: Buffer, folders: KeySet, names: KeyS
     const folderKey = nameKey(folder);
     let existed: boolean;
     try {
-      existed = folders.insert(folderKey).existed;
+      folders.keys ??= new KeySet(folders.capacity);
+      existed = folders.keys.insert(folderKey).existed;
     } catch {
       throw personiumError('PR400-SN-0001', name, 'too many folders named content');
     }
@@ -158,7 +165,7 @@ function parseJson(text: string): unknown {
 async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names: KeySet; entries: Map<string, Entry>; totalBytes: number; files: number }> {
   if (zip.entryCount > limits.maxEntries) throw personiumError('PR400-SN-0002', limits.maxEntries);
   const names = new KeySet(zip.entryCount);
-  const contentFolders = new KeySet(zip.entryCount + 64);
+  const contentFolders: ContentFolders = { capacity: zip.entryCount + 64 };
   const entries = new Map<string, Entry>();
   let totalBytes = 0;
   let files = 0;
