@@ -239,3 +239,19 @@ test('a schedule replaced after its last run owes no run from before it was set'
   t.deepEqual(await zips(after), ['cell1_20261201_030000.zip', 'cell1_20261202_030000.zip']);
   t.deepEqual(later.pendingTimes(), ['2026-12-03T06:00:00.000Z']);
 });
+
+test('a snapshot of the schedule that a person renamed with MOVE is theirs, and a file moved onto a schedule name is not the schedule\'s', async (t) => {
+  const clock = new FakeClock('2026-12-01T00:30:00Z');
+  const unit = await unitAt(t, clock);
+  await unit.createCell('cell1');
+  await setSchedule(unit, { cron: '0 * * * *', keep: 1, timeZone: 'UTC' });
+  const move = (from: string, to: string) => unit.as({ method: 'MOVE', url: `/cell1/__snapshot/${from}`, headers: { destination: `http://unit.test/cell1/__snapshot/${to}`, overwrite: 'T' } });
+  await clock.advanceTo('2026-12-01T01:00:00Z');
+  t.is((await move('cell1_20261201_010000.zip', 'kept-by-me.zip')).statusCode, 201);
+  await clock.advanceTo('2026-12-01T02:00:00Z');
+  t.is((await unit.as({ method: 'PUT', url: '/cell1/__snapshot/other.zip', payload: Buffer.from('other') })).statusCode, 201);
+  t.is((await move('other.zip', 'cell1_20261201_020000.zip')).statusCode, 204, 'a person moves a file over the schedule\'s');
+  await clock.advanceTo('2026-12-01T03:00:00Z');
+  t.deepEqual(await zips(unit), ['cell1_20261201_020000.zip', 'cell1_20261201_030000.zip', 'kept-by-me.zip']);
+  t.deepEqual((await getSchedule(unit)).snapshots, ['cell1_20261201_030000.zip']);
+});
