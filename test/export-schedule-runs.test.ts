@@ -255,3 +255,22 @@ test('a snapshot of the schedule that a person renamed with MOVE is theirs, and 
   t.deepEqual(await zips(unit), ['cell1_20261201_020000.zip', 'cell1_20261201_030000.zip', 'kept-by-me.zip']);
   t.deepEqual((await getSchedule(unit)).snapshots, ['cell1_20261201_030000.zip']);
 });
+
+test('stopping the server during a scheduled run ends its export and records it as failed', async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-schedule-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const clock = new FakeClock('2026-12-01T00:30:00Z');
+  const unit = await startUnit({}, { dataDir, clock });
+  await unit.createCell('cell1');
+  await setSchedule(unit, { cron: '0 * * * *', keep: 1, timeZone: 'UTC' });
+  const hold = holdExportAt(unit);
+  const advancing = clock.advanceTo('2026-12-01T01:00:00Z');
+  await hold.reached;
+  await unit.stop();
+  await advancing;
+  const stored = JSON.parse(await readFile(path.join(dataDir, 'unit.json'), 'utf8'));
+  t.like(stored.cells[0].exportSchedule.lastRun, { at: '2026-12-01T01:00:00.000Z', outcome: 'export failed', name: 'cell1_20261201_010000' });
+  t.is(stored.cells[0].job, undefined);
+  const error = JSON.parse(await readFile(path.join(dataDir, 'snapshots', stored.cells[0].id, 'cell1_20261201_010000.error'), 'utf8'));
+  t.is(error.code, 'PR503-SV-0002');
+});

@@ -14,7 +14,7 @@ import type { CellRecord, ExportSchedule, ScheduledRun, ScheduledSnapshot } from
 import { defaultExportName, type CellExporter } from './export-service.ts';
 import { nextRunAfter, type ScheduleSpec } from './schedule-spec.ts';
 
-type SchedulerServices = Pick<Services, 'store' | 'jobs' | 'snapshots' | 'diskSpace' | 'logger' | 'cells'>;
+type SchedulerServices = Pick<Services, 'config' | 'store' | 'jobs' | 'snapshots' | 'diskSpace' | 'logger' | 'cells'>;
 
 export interface ScheduleView extends ScheduleSpec {
   nextRunAt: string | null;
@@ -56,12 +56,18 @@ export class ExportScheduler {
     }
   }
 
-  /** Cancels the timers and waits for the runs under way (their exports are being stopped by the job runner). */
+  /**
+   * Cancels the timers and waits for the runs under way (the job runner is stopping their exports),
+   * for the shutdown timeout at most: an export that does not stop is left to the restart.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const cancel of this.#timers.values()) cancel();
     this.#timers.clear();
-    await Promise.allSettled([...this.#running]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.unit.config.shutdownTimeoutMs); });
+    await Promise.race([Promise.allSettled([...this.#running]), late]);
+    clearTimeout(timer);
   }
 
   async view(cell: CellRecord): Promise<ScheduleView | undefined> {
