@@ -24,6 +24,21 @@ async function setSchedule(unit: TestUnit, body: Record<string, unknown>, cell =
   return json(res);
 }
 
+/** A data directory that outlives the units of a test (they restart on it), removed after it. */
+async function keptDataDir(t: import('ava').ExecutionContext): Promise<string> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-schedule-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  return dataDir;
+}
+
+/** A unit on `dataDir` with cell1 on an hourly schedule; stopped by the test itself. */
+async function hourlyUnitOn(dataDir: string, clock: FakeClock, keep: number): Promise<TestUnit> {
+  const unit = await startUnit({}, { dataDir, clock });
+  await unit.createCell('cell1');
+  await setSchedule(unit, { cron: '0 * * * *', keep, timeZone: 'UTC' });
+  return unit;
+}
+
 const getSchedule = async (unit: TestUnit, cell = 'cell1') => json(await unit.as({ method: 'GET', url: `/${cell}/__export/schedule` }));
 const zips = async (unit: TestUnit, cell = 'cell1') => (await areaFiles(unit, cell)).filter((name) => name.endsWith('.zip'));
 
@@ -93,8 +108,7 @@ test('retention keeps exactly keep of the snapshots the schedule made and never 
 });
 
 test('a run missed while the server was down happens once at the next start, and not again at the one after', async (t) => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-schedule-'));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const dataDir = await keptDataDir(t);
   const first = new FakeClock('2026-12-01T00:00:00Z');
   const before = await startUnit({}, { dataDir, clock: first });
   await before.createCell('cell1');
@@ -193,12 +207,9 @@ onSmallDisk('a run that falls while the disk is below the free-space floor is sk
 });
 
 test('a scheduled run a crash cut short shows as export failed after the restart', async (t) => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-schedule-'));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const dataDir = await keptDataDir(t);
   const clock = new FakeClock('2026-12-01T00:30:00Z');
-  const before = await startUnit({}, { dataDir, clock });
-  await before.createCell('cell1');
-  await setSchedule(before, { cron: '0 * * * *', keep: 3, timeZone: 'UTC' });
+  const before = await hourlyUnitOn(dataDir, clock, 3);
   await before.stop();
   // What a kill during the 01:00 run leaves in unit.json: the run recorded, its job record on disk.
   const file = path.join(dataDir, 'unit.json');
@@ -219,8 +230,7 @@ test('a scheduled run a crash cut short shows as export failed after the restart
 });
 
 test('a schedule replaced after its last run owes no run from before it was set', async (t) => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-schedule-'));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const dataDir = await keptDataDir(t);
   const clock = new FakeClock('2026-12-01T02:30:00Z');
   const before = await startUnit({}, { dataDir, clock });
   await before.createCell('cell1');
@@ -257,12 +267,9 @@ test('a snapshot of the schedule that a person renamed with MOVE is theirs, and 
 });
 
 test('stopping the server during a scheduled run ends its export and records it as failed', async (t) => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cellar-schedule-'));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const dataDir = await keptDataDir(t);
   const clock = new FakeClock('2026-12-01T00:30:00Z');
-  const unit = await startUnit({}, { dataDir, clock });
-  await unit.createCell('cell1');
-  await setSchedule(unit, { cron: '0 * * * *', keep: 1, timeZone: 'UTC' });
+  const unit = await hourlyUnitOn(dataDir, clock, 1);
   const hold = holdExportAt(unit);
   const advancing = clock.advanceTo('2026-12-01T01:00:00Z');
   await hold.reached;
