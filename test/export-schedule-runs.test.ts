@@ -281,3 +281,20 @@ test('stopping the server during a scheduled run ends its export and records it 
   const error = JSON.parse(await readFile(path.join(dataDir, 'snapshots', stored.cells[0].id, 'cell1_20261201_010000.error'), 'utf8'));
   t.is(error.code, 'PR503-SV-0002');
 });
+
+onSmallDisk('a run whose record cannot be written (a full disk) is logged, and the next run is still armed and runs', async (t) => {
+  const mount = await mountSmallFileSystem(t, 16);
+  const clock = new FakeClock('2026-12-01T00:30:00Z');
+  const unit = await unitAt(t, clock, path.join(mount, 'data'));
+  await unit.createCell('cell1');
+  await setSchedule(unit, { cron: '0 * * * *', keep: 1, timeZone: 'UTC' });
+  await fillUntil(mount, 0);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await clock.advanceTo('2026-12-01T01:00:00Z');
+  t.true(unit.logs.some((line) => line.includes('a scheduled export run failed')));
+  t.deepEqual(clock.pendingTimes(), ['2026-12-01T02:00:00.000Z']);
+  await removeFiller(mount);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await clock.advanceTo('2026-12-01T02:00:00Z');
+  t.deepEqual(await zips(unit), ['cell1_20261201_020000.zip']);
+});

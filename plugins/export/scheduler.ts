@@ -129,7 +129,11 @@ export class ExportScheduler {
     this.#timers.delete(cellId);
     const run = this.#run(cellId, at).catch((error: unknown) => this.unit.logger.error({ cellId, err: error }, 'a scheduled export run failed'));
     this.#running.add(run);
-    return run.finally(() => this.#running.delete(run));
+    return run.finally(() => {
+      this.#running.delete(run);
+      // A run that failed before it armed the next one (a store write on a full disk) still does.
+      if (!this.#timers.has(cellId)) this.#arm(cellId);
+    });
   }
 
   async #run(cellId: string, at: Date): Promise<void> {
