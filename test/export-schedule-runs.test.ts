@@ -194,9 +194,8 @@ const onSmallDisk = canMount ? test : test.skip;
 onSmallDisk('a run that falls while the disk is below the free-space floor is skipped and logged', async (t) => {
   const mount = await mountSmallFileSystem(t, 16);
   const clock = new FakeClock('2026-12-01T00:30:00Z');
-  const unit = await unitAt(t, clock, path.join(mount, 'data'));
-  await unit.createCell('cell1');
-  await setSchedule(unit, { cron: '0 * * * *', keep: 1, timeZone: 'UTC' });
+  const unit = await hourlyUnitOn(path.join(mount, 'data'), clock, 1);
+  t.teardown(() => unit.stop());
   // The floor of a 16 MiB file system is 1% of it, about 160 KiB.
   await fillUntil(mount, 64 * 1024);
   await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -285,9 +284,8 @@ test('stopping the server during a scheduled run ends its export and records it 
 onSmallDisk('a run whose record cannot be written (a full disk) is logged, and the next run is still armed and runs', async (t) => {
   const mount = await mountSmallFileSystem(t, 16);
   const clock = new FakeClock('2026-12-01T00:30:00Z');
-  const unit = await unitAt(t, clock, path.join(mount, 'data'));
-  await unit.createCell('cell1');
-  await setSchedule(unit, { cron: '0 * * * *', keep: 1, timeZone: 'UTC' });
+  const unit = await hourlyUnitOn(path.join(mount, 'data'), clock, 1);
+  t.teardown(() => unit.stop());
   await fillUntil(mount, 0);
   await new Promise((resolve) => setTimeout(resolve, 1100));
   await clock.advanceTo('2026-12-01T01:00:00Z');
