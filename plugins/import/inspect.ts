@@ -104,6 +104,8 @@ function fileFolderClash(name: string, key: Buffer, folders: ContentFolders, nam
   if (!name.startsWith(webdavFolder)) return undefined;
   const isFolder = name.endsWith('/');
   if (!isFolder && name.endsWith('/content') && folders.keys?.has(key)) return name;
+  // Nearly every entry: no folder named content on its path, nothing more to do.
+  if (!name.includes('/content/')) return undefined;
   const segments = name.replace(/\/$/, '').split('/');
   // Deepest first: a folder already kept had its own folders named content kept with it.
   for (let end = segments.length - (isFolder ? 1 : 2); end >= 0; end -= 1) {
