@@ -1,5 +1,5 @@
 // The one error catalogue and the one error type: every error Cellar answers with, Personium's codes first, then
-// Cellar's own (family SN for snapshot safety). Messages are templates with {0}, {1}... slots.
+// Cellar's own (family SN for snapshot safety, SC for export schedules). Messages are templates with {0}, {1}... slots.
 import Boom from '@hapi/boom';
 
 export const catalogue = {
@@ -40,6 +40,8 @@ export const catalogue = {
   'PR400-SN-0005': [400, 'Entry [{0}] does not match its checksum in 00_checksums.json.'],
   'PR400-SN-0006': [400, 'The snapshot file is damaged: {0}.'],
   'PR400-SN-0007': [400, 'Destination [{0}] is not one file name of this snapshot area.'],
+  'PR400-SC-0001': [400, 'Export schedule field [{0}] is invalid: {1}.'],
+  'PR404-SC-0001': [404, 'The cell has no export schedule.'],
   'PR401-AU-0001': [401, 'Authorization required.'],
   'PR401-AU-0002': [401, 'Access token expired.'],
   'PR401-AU-0003': [401, 'Invalid authentication scheme.'],

@@ -11,6 +11,7 @@ import { optionsRoute } from './routes.ts';
 import { servicesPlugin } from './services.ts';
 import { cellHostPlugin } from './unit-urls.ts';
 import type { BeforeEntryHook } from './jobs.ts';
+import type { Clock } from './clock.ts';
 import { createListener, requestLimitsPlugin } from './listener-limits.ts';
 import { healthPlugin } from '../plugins/health/index.ts';
 import { cellsPlugin } from '../plugins/cells/index.ts';
@@ -31,6 +32,8 @@ export interface CreateServerOptions {
   logStream?: NodeJS.WritableStream;
   /** Test seams, awaited before each entry an export writes or an import extracts. */
   hooks?: { exportBeforeEntry?: BeforeEntryHook; importBeforeEntry?: BeforeEntryHook };
+  /** What scheduled exports run by; tests give a clock they move by hand. */
+  clock?: Clock;
 }
 
 export async function createServer(config: Config, options: CreateServerOptions = {}): Promise<Server> {
@@ -77,7 +80,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   await server.register({ plugin: boxDavPlugin, options: { maxUploadBytes: config.maxUploadBytes } });
   await server.register({ plugin: snapshotAreaPlugin, options: config.snapshot });
   await server.register(snapshotPropfindPlugin);
-  await server.register({ plugin: exportPlugin, options: { writeDrainMs: config.jobWriteDrainMs, beforeEntry: options.hooks?.exportBeforeEntry } });
+  await server.register({ plugin: exportPlugin, options: { writeDrainMs: config.jobWriteDrainMs, beforeEntry: options.hooks?.exportBeforeEntry, clock: options.clock } });
   await server.register(backupPlugin);
   await server.register({ plugin: importPlugin, options: { limits: config.import, writeDrainMs: config.jobWriteDrainMs, beforeEntry: options.hooks?.importBeforeEntry } });
   return server;

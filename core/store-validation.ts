@@ -14,6 +14,21 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const isString = (value: unknown): value is string => typeof value === 'string';
+
+/** A schedule the scheduler can read (its cron and zone are judged again when it is armed). */
+function scheduleProblem(schedule: unknown): string | undefined {
+  if (!isObject(schedule)) return 'is not an object';
+  if (!isString(schedule.cron) || !isString(schedule.timeZone) || !isString(schedule.setAt)) return 'has no valid cron, timeZone or setAt';
+  if (!Number.isInteger(schedule.keep) || (schedule.keep as number) < 1) return 'has no valid keep';
+  if (schedule.lastRun !== undefined && (!isObject(schedule.lastRun) || !isString(schedule.lastRun.at) || !isString(schedule.lastRun.outcome))) return 'has an invalid lastRun';
+  if (!Array.isArray(schedule.made)) return 'has no made list';
+  for (const made of schedule.made) {
+    if (!isObject(made) || !isString(made.name) || !isString(made.etag) || !isString(made.madeAt)) return 'has an invalid made entry';
+  }
+  return undefined;
+}
+
 function cellProblem(cell: unknown, index: number): string | undefined {
   const where = `cells[${index}]`;
   if (!isObject(cell)) return `${where} is not an object`;
@@ -29,6 +44,10 @@ function cellProblem(cell: unknown, index: number): string | undefined {
     }
   }
   if (cell.importFailure !== undefined && !isObject(cell.importFailure)) return `${where} has an invalid importFailure`;
+  if (cell.exportSchedule !== undefined) {
+    const problem = scheduleProblem(cell.exportSchedule);
+    if (problem) return `${where}.exportSchedule ${problem}`;
+  }
   return undefined;
 }
 

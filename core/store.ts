@@ -24,6 +24,33 @@ export interface ImportFailure {
   message: PersoniumErrorBody;
 }
 
+/** A snapshot a schedule made: its own, the only kind its retention removes, while the file is the one it wrote (same ETag). */
+export interface ScheduledSnapshot {
+  name: string;
+  etag: string;
+  madeAt: string;
+}
+
+export interface ScheduledRun {
+  /** When the run was due (or, for a run the server missed while down, when it was made up). */
+  at: string;
+  outcome: 'exporting' | 'exported' | 'export failed' | 'skipped';
+  name?: string;
+  reason?: string;
+}
+
+/** The cell's scheduled exports (plugins/export/): kept in the registry, never in the cell's export. */
+export interface ExportSchedule {
+  cron: string;
+  keep: number;
+  timeZone: string;
+  /** When the schedule was set; with `lastRun`, where the search for a run missed while the server was down starts. */
+  setAt: string;
+  lastRun?: ScheduledRun;
+  /** Oldest first. */
+  made: ScheduledSnapshot[];
+}
+
 export interface CellRecord {
   id: string;
   name: string;
@@ -34,6 +61,7 @@ export interface CellRecord {
   contentId: string;
   importFailure?: ImportFailure;
   job?: JobRecord;
+  exportSchedule?: ExportSchedule;
 }
 
 interface UnitDocument {
@@ -138,6 +166,26 @@ export class UnitStore {
       throw error;
     }
     return cell;
+  }
+
+  /**
+   * For the export schedules only: sets (or, with undefined, removes) the cell's schedule. A write
+   * that fails leaves the schedule in memory as it was. Resolves to false when the cell is gone.
+   */
+  async writeExportSchedule(id: string, schedule: ExportSchedule | undefined): Promise<boolean> {
+    const cell = this.getCellById(id);
+    if (!cell) return false;
+    const before = cell.exportSchedule;
+    if (schedule) cell.exportSchedule = schedule;
+    else delete cell.exportSchedule;
+    try {
+      await this.#file.write(this.#document);
+    } catch (error) {
+      if (before) cell.exportSchedule = before;
+      else delete cell.exportSchedule;
+      throw error;
+    }
+    return true;
   }
 
   /** For the start-up repair: the registry named a content folder that is not there. */

@@ -6,7 +6,9 @@ import { createCellWithOwner, grantPrivilege, revokePrivilege } from './commands
 import { createCell, deleteCell, listCells } from './commands/cell.ts';
 import { createAccount, createRole, deleteAccount, deleteRole, grantRole, listAccounts, listRoles, loginCommand, logoutCommand, revokeRole } from './commands/identity.ts';
 import { exportCell, importCell } from './commands/jobs.ts';
+import { getSchedule, removeSchedule, setSchedule } from './commands/schedule.ts';
 import { getSnapshot, listSnapshots, putSnapshot, removeSnapshot } from './commands/snapshot.ts';
+import { verifySnapshotFile } from './commands/snapshot-verify.ts';
 import { backupUnit, restoreUnit, verifyUnit } from './commands/unit.ts';
 import { createContext, createOutput, type Context, type GlobalOptions, type Output } from './context.ts';
 import { ServerError, UsageError } from './errors.ts';
@@ -97,7 +99,16 @@ function buildProgram(): Command {
     .option('--wait', 'follow the import until it ends; exit code 0 only when it succeeded')
     .action(withContext((context, cellName: string, name: string, options: { wait?: boolean }) => importCell(context, cellName, name, options)));
 
-  const snapshot = program.command('snapshot').description("the cell's snapshot area: list, download, upload, delete");
+  const schedule = program.command('schedule').description("the cell's export schedule: exports that run by themselves, keeping the newest of them");
+  schedule.command('get <cell>').description('show the schedule, its next and last run and the snapshots it made').action(withContext(getSchedule));
+  schedule.command('set <cell>').description('set (or replace) the schedule')
+    .requiredOption('--cron <pattern>', 'five-field cron pattern, e.g. "0 3 * * *" (03:00 every day)')
+    .option('--keep <n>', 'how many of its own snapshots to keep (default 7)')
+    .option('--time-zone <zone>', 'IANA time zone of the pattern, e.g. Europe/Berlin (default UTC)')
+    .action(withContext((context, cellName: string, options: { cron: string; keep?: string; timeZone?: string }) => setSchedule(context, cellName, options)));
+  schedule.command('rm <cell>').description('remove the schedule (the snapshots it made stay)').action(withContext(removeSchedule));
+
+  const snapshot = program.command('snapshot').description("the cell's snapshot area: list, download, upload, delete; verify a local snapshot file");
   snapshot.command('ls <cell>').description('list the snapshot files').action(withContext(listSnapshots));
   snapshot.command('get <cell> <file> [out]').description('download a file; resumes when OUT is a partial copy')
     .action(withContext((context, cellName: string, file: string, out: string | undefined) => getSnapshot(context, cellName, file, out)));
@@ -105,6 +116,8 @@ function buildProgram(): Command {
     .option('--as <name>', 'the name in the snapshot area')
     .action(withContext((context, cellName: string, file: string, options: { as?: string }) => putSnapshot(context, cellName, file, options)));
   snapshot.command('rm <cell> <file>').description('delete a file').action(withContext(removeSnapshot));
+  snapshot.command('verify <file>').description('check a local snapshot zip as an import would, without a unit; exit code 0 only when it would import')
+    .action((file: string, _options: unknown, command: Command) => verifySnapshotFile(file, command.optsWithGlobals<GlobalOptions>()));
 
   const unit = program.command('unit').description('the whole unit as one tar file: back up, verify, restore');
   unit.command('backup <file>').description('download a backup of the whole unit (cells, snapshots, registry, secrets) to FILE')
@@ -116,7 +129,7 @@ function buildProgram(): Command {
     .requiredOption('--data-dir <dir>', 'the data directory to restore into (must be empty or absent)')
     .action(withOutput((output, file: string, options: { dataDir: string }) => restoreUnit(output, file, options)));
 
-  for (const command of [program, cell, snapshot, account, role, acl, unit]) {
+  for (const command of [program, cell, schedule, snapshot, account, role, acl, unit]) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
   }

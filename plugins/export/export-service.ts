@@ -36,8 +36,9 @@ export class CellExporter {
    * Accepts an export: refuses a taken name, then records the job through the state machine (the
    * record is on disk when this resolves, and new writes are refused from then on), waits for the
    * writes already under way, and queues it. Writes that do not end in time: 409 PR409-MC-0001.
+   * `onEnd` is told, once the job has ended, whether `{name}.zip` was made.
    */
-  async start(cell: CellRecord, name: string): Promise<void> {
+  async start(cell: CellRecord, name: string, onEnd?: (made: boolean) => void): Promise<void> {
     const { status, jobs, snapshots } = this.unit;
     if (await snapshots.of(cell.id).exists(`${name}.zip`)) throw personiumError('PR409-DV-0002', `${name}.zip`);
     try {
@@ -53,11 +54,14 @@ export class CellExporter {
       await status.endExport(cell.id);
       throw personiumError('PR409-MC-0001');
     }
-    jobs.submit({ cellId: cell.id, kind: 'export', name, run: (signal) => this.run(cell.id, name, signal) });
+    jobs.submit({ cellId: cell.id, kind: 'export', name, run: async (signal) => {
+      const made = await this.run(cell.id, name, signal);
+      onEnd?.(made);
+    } });
   }
 
-  /** The job: never throws; it ends the export through the state machine however it goes. */
-  async run(cellId: string, name: string, signal: AbortSignal): Promise<void> {
+  /** The job: never throws; it ends the export through the state machine however it goes, and says whether the zip was made. */
+  async run(cellId: string, name: string, signal: AbortSignal): Promise<boolean> {
     const { status, snapshots, logger } = this.unit;
     const area = snapshots.of(cellId);
     let temp: string | undefined;
@@ -70,12 +74,14 @@ export class CellExporter {
       status.reportProgress(cellId, 100);
       if (await area.exists(`${name}.error`)) await area.remove(`${name}.error`);
       logger.info({ cellId, name }, 'cell export done');
+      return true;
     } catch (error) {
       const body = failureBody(error, undefined, signal);
       logger.warn({ cellId, name, err: error, code: body.code }, 'cell export failed');
       if (temp) for (const file of temporariesOf(temp)) await rm(file, { force: true }).catch(() => {});
       await area.writeSmallFile(`${name}.error`, JSON.stringify(body), 'application/json')
         .catch((writeError: unknown) => logger.error({ cellId, name, err: writeError }, 'could not write the export .error file'));
+      return false;
     } finally {
       await status.endExport(cellId).catch((error: unknown) => logger.error({ cellId, name, err: error }, 'could not end the export'));
     }

@@ -2,12 +2,15 @@
 // GET (the status) is plugins/status; every other method gets 405.
 import type { Plugin } from '@hapi/hapi';
 import Joi from 'joi';
+import { systemClock, type Clock } from '../../core/clock.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
 import { parseJsonObject } from '../../core/json-body.ts';
 import { checkedName, jobStartRoutes, snapshotNameRule } from '../../core/routes.ts';
 import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 import { CellExporter, defaultExportName } from './export-service.ts';
+import { scheduleRoutes } from './schedule-routes.ts';
+import { ExportScheduler } from './scheduler.ts';
 
 export interface ExportOptions {
   /** zlib level of deflated entries; incompressible files are stored whatever the level. */
@@ -15,12 +18,15 @@ export interface ExportOptions {
   /** How long a start waits for the writes under way in the cell (ms). */
   writeDrainMs: number;
   beforeEntry?: BeforeEntryHook | undefined;
+  /** What scheduled exports run by; the system clock unless a test gives its own. */
+  clock?: Clock | undefined;
 }
 
 const optionsSchema = Joi.object<Required<ExportOptions>>({
   level: Joi.number().integer().min(0).max(9).default(1),
   writeDrainMs: Joi.number().integer().min(1).required(),
   beforeEntry: Joi.func(),
+  clock: Joi.any(),
 });
 
 /** The `Name` of the body, or the default one; Personium treats any body as JSON. */
@@ -38,5 +44,10 @@ export const exportPlugin: Plugin<ExportOptions> = {
     const exporter = new CellExporter(server.cellar, settings);
     server.route(jobStartRoutes('__export', { start: 'write', other: 'read' }, (request, cell) =>
       exporter.start(cell, exportName(request.payload, cell.name, new Date()))));
+    const scheduler = new ExportScheduler(server.cellar, exporter, options.clock ?? systemClock);
+    server.route(scheduleRoutes(scheduler));
+    // After start-up recovery has ended the jobs a restart interrupted; stopped once the jobs are.
+    server.ext('onPreStart', () => scheduler.start(), { after: [servicesPluginName] });
+    server.ext('onPreStop', () => scheduler.stop(), { after: [servicesPluginName] });
   },
 };

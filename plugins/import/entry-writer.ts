@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32, createInflateRaw, inflateRawSync } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
@@ -71,7 +71,8 @@ async function readWhole(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Bu
   if (data.length !== entry.uncompressedSize) throw damaged(entry, `expands to ${data.length > entry.uncompressedSize ? 'more than' : data.length} bytes, not the declared ${entry.uncompressedSize}`);
   return data;
 }
-async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress: (bytes: number) => void): Promise<Written> {
+/** The stages that inflate an entry and measure it: size (held to the declared one), SHA-256, CRC-32. */
+async function measuredStages(zip: ZipFile, entry: Entry, progress: (bytes: number) => void) {
   const hash = createHash('sha256');
   const declared = entry.uncompressedSize;
   let size = 0;
@@ -90,19 +91,41 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
       done(size < declared ? new Error(`not enough bytes in the stream. expected ${declared}. got only ${size}`) : null);
     },
   });
+  // Inflated here rather than by yauzl, in 256 KiB pieces instead of zlib's default 16 KiB.
+  const deflated = entry.compressionMethod === 8;
+  const raw = await zip.openReadStreamPromise(entry, deflated ? { decompress: false } : {});
+  const stages = deflated ? [raw, createInflateRaw({ chunkSize: streamChunk }), meter] as const : [raw, meter] as const;
+  return { stages, written: (): Written => ({ size, sha256: hash.digest(), crc32: crc }) };
+}
+
+async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress: (bytes: number) => void): Promise<Written> {
   await mkdir(path.dirname(target), { recursive: true });
   try {
-    // Inflated here rather than by yauzl, in 256 KiB pieces instead of zlib's default 16 KiB.
-    const deflated = entry.compressionMethod === 8;
-    const raw = await zip.openReadStreamPromise(entry, deflated ? { decompress: false } : {});
-    const stages = deflated ? [raw, createInflateRaw({ chunkSize: streamChunk }), meter] as const : [raw, meter] as const;
+    const { stages, written } = await measuredStages(zip, entry, progress);
     await pipeline([...stages, createWriteStream(target, { flags: 'wx', mode: 0o600, highWaterMark: streamChunk })]);
+    return written();
   } catch (error) {
     // A full disk is not a damaged zip: it keeps its errno for the one mapping to 507.
     if (isOutOfSpace(error)) throw error;
     throw damaged(entry, (error as Error).message);
   }
-  return { size, sha256: hash.digest(), crc32: crc };
+}
+
+/** What `writeEntry` would write and say, read the same way, with nothing written (`cellar snapshot verify`). */
+export async function digestEntry(zip: ZipFile, entry: Entry): Promise<Written> {
+  if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) {
+    try {
+      const { stages, written } = await measuredStages(zip, entry, () => {});
+      await pipeline([...stages, new Writable({ write: (_chunk, _encoding, done) => done() })]);
+      return written();
+    } catch (error) {
+      throw damaged(entry, (error as Error).message);
+    }
+  }
+  return withBuffer(async (memory) => {
+    const data = await readWhole(zip, entry, memory);
+    return { size: data.length, sha256: createHash('sha256').update(data).digest(), crc32: crc32(data) };
+  });
 }
 
 export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, progress: (bytes: number) => void): Promise<Written> {

@@ -3,16 +3,13 @@
 // that nobody sees (the staging area), checked against 00_checksums.json, and made live in the one
 // store write that ends the job. The old content is removed only after that write; a crash before
 // it leaves the old content live and the staging folder is swept at the next start.
-import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
-import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta, type StagedContent } from '../../core/cell-content.ts';
+import type { StagedContent } from '../../core/cell-content.ts';
 import { confine } from '../../core/confine.ts';
-import { bodyOf, errorBody, isPersoniumError, personiumError } from '../../core/errors.ts';
-import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine } from '../../core/export-format.ts';
-import { accountOf, roleLinkOf, roleOf } from '../../core/identity-lines.ts';
+import { bodyOf, errorBody, personiumError } from '../../core/errors.ts';
+import { checksumsEntry, webdavFolder } from '../../core/export-format.ts';
 import type { ChecksumTable } from './key-table.ts';
 import { writeFileDurably } from '../../core/json-file.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
@@ -23,23 +20,14 @@ import { writeEntry } from './entry-writer.ts';
 import { FileWriterThread } from './file-writer.ts';
 import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
-import { inspectSnapshot, openZip, readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
+import { inspectSnapshot, openZip, type InspectedSnapshot } from './inspect.ts';
+import { checkFileDigest, pmetaOwnerIds, readOData, readOwnerPmeta, requireListed, targetSegments, verifyListing, walkEntries } from './snapshot-checks.ts';
 
 /**
  * Entries in flight at once: enough that the file writer thread always has files waiting while
  * the next are read and inflated, and large ones stream through the thread pool meanwhile.
  */
 const extractConcurrency = 16;
-
-function parseLine(file: string, line: string): PjsonLine {
-  try {
-    const parsed = JSON.parse(line) as PjsonLine;
-    if (typeof parsed !== 'object' || parsed === null || typeof parsed._id !== 'string') throw new Error('not a hit');
-    return parsed;
-  } catch {
-    throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${line.length > 200 ? `${line.slice(0, 200)}...` : line}`);
-  }
-}
 
 /** Bytes-weighted progress that never goes down. */
 class ImportProgress {
@@ -113,8 +101,8 @@ export class CellImporter {
     const zip = await openZip(file);
     try {
       const progress = new ImportProgress(snapshot.totalBytes, (percent) => this.unit.status.reportProgress(cellId, percent));
-      await this.#verifyListing(zip, snapshot);
-      const { document, boxIds, ids } = await this.#readOData(zip, snapshot, cellId);
+      await verifyListing(zip, snapshot);
+      const odata = await readOData(zip, snapshot, cellId);
       const { davRoot } = staged;
       const pool = new TaskPool(extractConcurrency);
       const files = new FileWriterThread();
@@ -124,20 +112,21 @@ export class CellImporter {
         flush.add(bytes);
       };
       try {
-        for await (const entry of walk(zip)) {
+        for await (const entry of walkEntries(zip)) {
           const entryPath = entry.fileName;
           signal.throwIfAborted();
           if (!entryPath.startsWith(webdavFolder)) continue;
           await this.#beforeEntry?.(entryPath, signal);
           signal.throwIfAborted();
-          const target = this.#targetOf(davRoot, entryPath.slice(webdavFolder.length), boxIds);
+          const below = entryPath.slice(webdavFolder.length);
+          const target = confine(davRoot, ...targetSegments(below, odata.boxIds));
           // The cell's own `.pmeta` and each box's: their ids become this cell's and the new boxes'.
-          const idOwner = /^(?:([^/]+)\/)?\.pmeta$/.exec(entryPath.slice(webdavFolder.length));
+          const ownerIds = pmetaOwnerIds(below, odata);
           await pool.add(async () => {
             if (entryPath.endsWith('/')) return files.mkdir(target);
-            if (!idOwner) return this.#writeFile(zip, entry, entryPath, target, files, snapshot.checksums, onBytes);
+            if (!ownerIds) return this.#writeFile(zip, entry, target, files, snapshot.checksums, onBytes);
             await mkdir(path.dirname(target), { recursive: true });
-            await this.#writeOwnerPmeta(zip, entry, entryPath, target, snapshot.checksums, idOwner[1] === undefined || idOwner[1] === mainBoxName ? ids : boxIds.get(idOwner[1])!);
+            await writeFileDurably(target, JSON.stringify(await readOwnerPmeta(zip, entry, snapshot.checksums, ownerIds)));
           });
         }
         await pool.drain();
@@ -146,7 +135,7 @@ export class CellImporter {
         await files.close();
         await flush.settle();
       }
-      await this.unit.contents.completeStaged(staged, document);
+      await this.unit.contents.completeStaged(staged, odata.document);
       // The swap must never point at data that a power cut could still take away: files,
       // folders and their names, all on the one file system of the data directory.
       await syncFileSystem(staged.dir);
@@ -155,153 +144,9 @@ export class CellImporter {
     }
   }
 
-  /** Every entry 00_checksums.json lists exists; the manifest, read before the 202, is checked here. */
-  async #verifyListing(zip: ZipFile, snapshot: InspectedSnapshot): Promise<void> {
-    if (snapshot.missingListed !== undefined) throw personiumError('PR400-SN-0006', `${snapshot.missingListed} is listed in ${checksumsEntry} but missing`);
-    const manifest = snapshot.entries.get(manifestEntry)!;
-    if (!snapshot.checksums || snapshot.checksums.has(manifestEntry)) checkSum(manifest, await readEntryBytes(zip, manifest), snapshot.checksums);
-  }
-
-  /**
-   * The OData part: Box lines become boxes with new ids; every other line is kept, with the ids it
-   * shares with the cell and its boxes (`c`, `b`, `l`; Personium's main box is the cell's id) made
-   * this cell's and the new boxes', as Personium's import rewrites them.
-   */
-  async #readOData(zip: ZipFile, snapshot: InspectedSnapshot, cellId: string): Promise<{ document: ODataDocument; boxIds: Map<string, string>; ids: Map<string, string> }> {
-    const verified = async (name: string) => {
-      const entry = snapshot.entries.get(name)!;
-      const bytes = await readEntryBytes(zip, entry);
-      checkSum(entry, bytes, snapshot.checksums);
-      return bytes.toString('utf8');
-    };
-    const cellLine = parseLine('00_cell.json', await verified(cellEntry));
-    const source = { ...cellLine._source };
-    delete source.p;
-    delete source.u;
-    const document: ODataDocument = { boxes: [], cellSource: source, preserved: {} };
-    const boxIds = new Map<string, string>();
-    const now = Date.now();
-    const kept: Array<[string, string[]]> = [];
-    for (const [file] of pjsonFiles) {
-      const lines = (await verified(`${odataFolder}${file}`)).split('\n').filter((line) => line.trim() !== '');
-      if (file !== '10_box.pjson') {
-        // Each must be a hit, as Personium's import would parse it.
-        for (const line of lines) parseLine(file, line);
-        if (lines.length) kept.push([file, lines]);
-        continue;
-      }
-      for (const line of lines) {
-        const hit = parseLine(file, line);
-        const statics = (hit._source.s ?? {}) as { Name?: unknown; Schema?: unknown };
-        if (typeof statics.Name !== 'string') throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${line.slice(0, 200)}`);
-        const id = newId();
-        boxIds.set(hit._id, id);
-        const record: BoxRecord = {
-          _id: id,
-          Name: statics.Name,
-          Schema: typeof statics.Schema === 'string' ? statics.Schema : null,
-          __published: typeof hit._source.p === 'number' ? hit._source.p : now,
-          __updated: now,
-        };
-        document.boxes.push(record);
-      }
-    }
-    const ids = new Map([[cellLine._id, cellId], ...boxIds]);
-    for (const [file, lines] of kept) {
-      const rest = lines.map((line) => withIds(line, ids)).filter((line) => !this.#modelIdentity(file, parseLine(file, line), document, now));
-      if (rest.length) document.preserved[file] = rest;
-    }
-    return { document, boxIds, ids };
-  }
-
-  /** Accounts, roles and Account↔Role links become records of the document; true when the line was one. */
-  #modelIdentity(file: string, hit: PjsonLine, document: ODataDocument, now: number): boolean {
-    if (file === '11_account.pjson') {
-      const account = accountOf(hit, now);
-      if (!account) throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${JSON.stringify(hit).slice(0, 200)}`);
-      (document.accounts ??= []).push(account);
-      return true;
-    }
-    if (file === '20_role.pjson') {
-      const role = roleOf(hit, now);
-      if (!role) throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${JSON.stringify(hit).slice(0, 200)}`);
-      (document.roles ??= []).push(role);
-      return true;
-    }
-    if (file !== '80_link.pjson') return false;
-    const link = roleLinkOf(hit, now);
-    if (link) (document.links ??= []).push(link);
-    return link !== undefined;
-  }
-
-  /** 20_webdav/{box}/... → the staging folder, with the box's old id mapped to its new one. */
-  #targetOf(davRoot: string, below: string, boxIds: Map<string, string>): string {
-    const segments = below.replace(/\/$/, '').split('/').filter(Boolean);
-    if (segments.length === 0 || (segments.length === 1 && segments[0] === '.pmeta')) return confine(davRoot, ...segments);
-    const [box, ...rest] = segments;
-    const mapped = box === mainBoxName ? mainBoxName : boxIds.get(box!);
-    if (!mapped) throw personiumError('PR400-SN-0006', `${webdavFolder}${box}/ belongs to no box of 10_odata/10_box.pjson`);
-    return confine(davRoot, mapped, ...rest);
-  }
-
-  /**
-   * The `.pmeta` of the cell or of a box, with its id made the target's: a box's its new id; the
-   * cell's and the main box's (Personium gives both the cell's id) this cell's when they name the source cell.
-   */
-  async #writeOwnerPmeta(zip: ZipFile, entry: Entry, name: string, target: string, checksums: ChecksumTable | undefined, id: string | Map<string, string>): Promise<void> {
-    const bytes = await readEntryBytes(zip, entry, 1024 * 1024);
-    checkSum(entry, bytes, checksums);
-    const text = bytes.toString('utf8');
-    let pmeta: Pmeta;
-    try {
-      pmeta = JSON.parse(text) as Pmeta;
-    } catch {
-      throw personiumError('PR400-CM-0004', `${name}: ${text.slice(0, 200)}`);
-    }
-    await writeFileDurably(target, JSON.stringify({ ...pmeta, i: typeof id === 'string' ? id : id.get(pmeta.i) ?? pmeta.i }));
-  }
-
   /** One file entry to disk, held against its line in 00_checksums.json, or else its CRC-32. */
-  async #writeFile(zip: ZipFile, entry: Entry, name: string, target: string, files: FileWriterThread, checksums: ChecksumTable | undefined, onBytes: (bytes: number) => void): Promise<void> {
-    if (checksums && !checksums.has(name)) throw personiumError('PR400-SN-0005', name);
-    const written = await writeEntry(zip, entry, target, files, onBytes);
-    if (!checksums) {
-      if (written.crc32 !== entry.crc32) throw crcMismatch(entry);
-    } else if (!checksums.matches(name, written.size, written.sha256)) {
-      throw personiumError('PR400-SN-0005', name);
-    }
+  async #writeFile(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, checksums: ChecksumTable | undefined, onBytes: (bytes: number) => void): Promise<void> {
+    requireListed(entry.fileName, checksums);
+    checkFileDigest(entry, await writeEntry(zip, entry, target, files, onBytes), checksums);
   }
-
-}
-
-/** The central directory again, one entry at a time; its errors said as the inspection says them. */
-async function* walk(zip: ZipFile): AsyncGenerator<Entry> {
-  try {
-    yield* zip.eachEntry();
-  } catch (error) {
-    throw isPersoniumError(error) ? error : walkError(error as Error);
-  }
-}
-
-/** A small entry held to its line in 00_checksums.json, or else to its CRC-32 (the size yauzl holds it to). */
-function checkSum(entry: Entry, bytes: Buffer, checksums: ChecksumTable | undefined): void {
-  if (!checksums) {
-    if (crc32(bytes) !== entry.crc32) throw crcMismatch(entry);
-    return;
-  }
-  if (!checksums.matches(entry.fileName, bytes.length, createHash('sha256').update(bytes).digest())) {
-    throw personiumError('PR400-SN-0005', entry.fileName);
-  }
-}
-
-function crcMismatch(entry: Entry) {
-  return personiumError('PR400-SN-0006', `${entry.fileName}: its CRC-32 does not match its data`);
-}
-
-/** A kept `.pjson` line with the ids of `ids` (as JSON strings) replaced by their new values. */
-function withIds(line: string, ids: Map<string, string>): string {
-  return line.replace(/"([^"\\]{1,128})"/g, (whole, value: string) => {
-    const mapped = ids.get(value);
-    return mapped === undefined ? whole : `"${mapped}"`;
-  });
 }

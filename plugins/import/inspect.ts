@@ -80,9 +80,49 @@ function outsideLayout(name: string): string | undefined {
   if (!name.startsWith(webdavFolder)) return 'not part of the snapshot layout';
   const below = name.slice(webdavFolder.length).replace(/\/$/, '');
   if (below === '') return undefined;
-  const last = below.split('/').pop()!;
+  const segments = below.split('/');
+  const last = segments.pop()!;
+  // A path through a hidden folder (`x/.pmeta/content`) would put a folder where a file goes.
+  if (segments.some((segment) => segment.startsWith('.'))) return 'hidden folder';
   if (name.endsWith('/')) return last.startsWith('.') ? 'hidden folder' : undefined;
   return last === '.pmeta' || last === 'content' ? undefined : 'not part of the snapshot layout';
+}
+
+/** The folders named content seen so far; the table is made only when one is (they are rare). */
+interface ContentFolders {
+  capacity: number;
+  keys?: KeySet;
+}
+
+/**
+ * A resource's data file is `{resource}/content`, and a collection may hold a resource named
+ * `content`: a zip that has both `x/content` as a file and `x/content/...` would make the import
+ * write a file where it made a folder. Folders named content are kept as keys, whichever comes
+ * first; returns the name both are, or undefined. (A hidden segment, `.pmeta`, is refused before.)
+ */
+function fileFolderClash(name: string, key: Buffer, folders: ContentFolders, names: KeySet): string | undefined {
+  if (!name.startsWith(webdavFolder)) return undefined;
+  const isFolder = name.endsWith('/');
+  if (!isFolder && name.endsWith('/content') && folders.keys?.has(key)) return name;
+  // Nearly every entry: no folder named content on its path, nothing more to do.
+  if (!name.includes('/content/')) return undefined;
+  const segments = name.replace(/\/$/, '').split('/');
+  // Deepest first: a folder already kept had its own folders named content kept with it.
+  for (let end = segments.length - (isFolder ? 1 : 2); end >= 0; end -= 1) {
+    if (segments[end] !== 'content') continue;
+    const folder = segments.slice(0, end + 1).join('/');
+    const folderKey = nameKey(folder);
+    let existed: boolean;
+    try {
+      folders.keys ??= new KeySet(folders.capacity);
+      existed = folders.keys.insert(folderKey).existed;
+    } catch {
+      throw personiumError('PR400-SN-0001', name, 'too many folders named content');
+    }
+    if (existed) break;
+    if (names.has(folderKey)) return folder;
+  }
+  return undefined;
 }
 
 export async function readSmallEntry(zip: ZipFile, entry: Entry, limit = smallEntryLimit): Promise<string> {
@@ -127,6 +167,7 @@ function parseJson(text: string): unknown {
 async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names: KeySet; entries: Map<string, Entry>; totalBytes: number; files: number }> {
   if (zip.entryCount > limits.maxEntries) throw personiumError('PR400-SN-0002', limits.maxEntries);
   const names = new KeySet(zip.entryCount);
+  const contentFolders: ContentFolders = { capacity: zip.entryCount + 64 };
   const entries = new Map<string, Entry>();
   let totalBytes = 0;
   let files = 0;
@@ -135,7 +176,10 @@ async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names:
       const name = entryName(entry);
       const unsafe = unsafeName(name) ?? outsideLayout(name);
       if (unsafe) throw personiumError('PR400-SN-0001', name, unsafe);
-      if (names.insert(nameKey(name)).existed) throw personiumError('PR400-SN-0001', name, 'duplicate entry name');
+      const key = nameKey(name);
+      if (names.insert(key).existed) throw personiumError('PR400-SN-0001', name, 'duplicate entry name');
+      const clash = fileFolderClash(name, key, contentFolders, names);
+      if (clash) throw personiumError('PR400-SN-0001', clash, 'a file and a folder of the same name');
       const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
       if (mode === S_IFLNK) throw personiumError('PR400-SN-0001', name, 'symbolic link');
       if (entry.generalPurposeBitFlag & 0x1) throw personiumError('PR400-SN-0001', name, 'encrypted entry');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Server, ServerInjectOptions } from '@hapi/hapi';
 import { loadConfig, type Config } from '../../core/config.ts';
+import type { Clock } from '../../core/clock.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
 import { createServer } from '../../core/server.ts';
 
@@ -32,7 +33,7 @@ export interface TestUnit {
   stop(): Promise<void>;
 }
 
-export async function startUnit(overrides: Partial<Config> = {}, options: { dataDir?: string } = {}): Promise<TestUnit> {
+export async function startUnit(overrides: Partial<Config> = {}, options: { dataDir?: string; clock?: Clock } = {}): Promise<TestUnit> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'cellar-test-')));
   const config = loadConfig({}, { dataDir, masterToken, logLevel: 'info', host: '127.0.0.1', port: 0, unitUrl: 'http://unit.test/', ...overrides });
   const logs: string[] = [];
@@ -44,6 +45,7 @@ export async function startUnit(overrides: Partial<Config> = {}, options: { data
       exportBeforeEntry: async (entry, signal) => { await hooks.export?.(entry, signal); },
       importBeforeEntry: async (entry, signal) => { await hooks.import?.(entry, signal); },
     },
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   await server.initialize();
   const unit: TestUnit = {

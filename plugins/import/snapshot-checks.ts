@@ -1,0 +1,193 @@
+// The checks an import makes of a snapshot's content once inspect.ts found its central directory
+// sound: the checksum list against the entries, the OData lines, each box folder against the box
+// lines, the owners' `.pmeta`, and every file against its SHA-256 or its CRC-32. The import job
+// and `cellar snapshot verify` both call these, so a snapshot the command passes is one the import
+// takes, and the same entry is named when it does not.
+import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import type { Entry, ZipFile } from 'yauzl';
+import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
+import { isPersoniumError, personiumError } from '../../core/errors.ts';
+import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine } from '../../core/export-format.ts';
+import { accountOf, roleLinkOf, roleOf } from '../../core/identity-lines.ts';
+import type { Written } from './entry-writer.ts';
+import { readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
+import type { ChecksumTable } from './key-table.ts';
+
+export interface SnapshotOData {
+  document: ODataDocument;
+  /** The box ids of the snapshot → the new ones. */
+  boxIds: Map<string, string>;
+  /** The cell's and the boxes' ids of the snapshot → the target's. */
+  ids: Map<string, string>;
+}
+
+function parseLine(file: string, line: string): PjsonLine {
+  try {
+    const parsed = JSON.parse(line) as PjsonLine;
+    if (typeof parsed !== 'object' || parsed === null || typeof parsed._id !== 'string') throw new Error('not a hit');
+    return parsed;
+  } catch {
+    throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${line.length > 200 ? `${line.slice(0, 200)}...` : line}`);
+  }
+}
+
+/** The central directory again, one entry at a time; its errors said as the inspection says them. */
+export async function* walkEntries(zip: ZipFile): AsyncGenerator<Entry> {
+  try {
+    yield* zip.eachEntry();
+  } catch (error) {
+    throw isPersoniumError(error) ? error : walkError(error as Error);
+  }
+}
+
+/** Every entry 00_checksums.json lists exists, and the manifest holds to its line (or its CRC-32). */
+export async function verifyListing(zip: ZipFile, snapshot: InspectedSnapshot): Promise<void> {
+  if (snapshot.missingListed !== undefined) throw personiumError('PR400-SN-0006', `${snapshot.missingListed} is listed in ${checksumsEntry} but missing`);
+  const manifest = snapshot.entries.get(manifestEntry)!;
+  if (!snapshot.checksums || snapshot.checksums.has(manifestEntry)) checkSum(manifest, await readEntryBytes(zip, manifest), snapshot.checksums);
+}
+
+/**
+ * The OData part: Box lines become boxes with new ids; every other line is kept, with the ids it
+ * shares with the cell and its boxes (`c`, `b`, `l`; Personium's main box is the cell's id) made
+ * the target cell's and the new boxes', as Personium's import rewrites them.
+ */
+export async function readOData(zip: ZipFile, snapshot: InspectedSnapshot, cellId: string): Promise<SnapshotOData> {
+  const verified = async (name: string) => {
+    const entry = snapshot.entries.get(name)!;
+    const bytes = await readEntryBytes(zip, entry);
+    checkSum(entry, bytes, snapshot.checksums);
+    return bytes.toString('utf8');
+  };
+  const cellLine = parseLine('00_cell.json', await verified(cellEntry));
+  const source = { ...cellLine._source };
+  delete source.p;
+  delete source.u;
+  const document: ODataDocument = { boxes: [], cellSource: source, preserved: {} };
+  const boxIds = new Map<string, string>();
+  const now = Date.now();
+  const kept: Array<[string, string[]]> = [];
+  for (const [file] of pjsonFiles) {
+    const lines = (await verified(`${odataFolder}${file}`)).split('\n').filter((line) => line.trim() !== '');
+    if (file !== '10_box.pjson') {
+      // Each must be a hit, as Personium's import would parse it.
+      for (const line of lines) parseLine(file, line);
+      if (lines.length) kept.push([file, lines]);
+      continue;
+    }
+    for (const line of lines) {
+      const hit = parseLine(file, line);
+      const statics = (hit._source.s ?? {}) as { Name?: unknown; Schema?: unknown };
+      if (typeof statics.Name !== 'string') throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${line.slice(0, 200)}`);
+      const id = newId();
+      boxIds.set(hit._id, id);
+      const record: BoxRecord = {
+        _id: id,
+        Name: statics.Name,
+        Schema: typeof statics.Schema === 'string' ? statics.Schema : null,
+        __published: typeof hit._source.p === 'number' ? hit._source.p : now,
+        __updated: now,
+      };
+      document.boxes.push(record);
+    }
+  }
+  const ids = new Map([[cellLine._id, cellId], ...boxIds]);
+  for (const [file, lines] of kept) {
+    const rest = lines.map((line) => withIds(line, ids)).filter((line) => !modelIdentity(file, parseLine(file, line), document, now));
+    if (rest.length) document.preserved[file] = rest;
+  }
+  return { document, boxIds, ids };
+}
+
+/** Accounts, roles and Account↔Role links become records of the document; true when the line was one. */
+function modelIdentity(file: string, hit: PjsonLine, document: ODataDocument, now: number): boolean {
+  if (file === '11_account.pjson') {
+    const account = accountOf(hit, now);
+    if (!account) throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${JSON.stringify(hit).slice(0, 200)}`);
+    (document.accounts ??= []).push(account);
+    return true;
+  }
+  if (file === '20_role.pjson') {
+    const role = roleOf(hit, now);
+    if (!role) throw personiumError('PR400-CM-0004', `${odataFolder}${file}: ${JSON.stringify(hit).slice(0, 200)}`);
+    (document.roles ??= []).push(role);
+    return true;
+  }
+  if (file !== '80_link.pjson') return false;
+  const link = roleLinkOf(hit, now);
+  if (link) (document.links ??= []).push(link);
+  return link !== undefined;
+}
+
+/** The path segments under the cell's WebDAV root of an entry below 20_webdav/, its box's old id mapped to the new one. */
+export function targetSegments(below: string, boxIds: Map<string, string>): string[] {
+  const segments = below.replace(/\/$/, '').split('/').filter(Boolean);
+  if (segments.length === 0 || (segments.length === 1 && segments[0] === '.pmeta')) return segments;
+  const [box, ...rest] = segments;
+  const mapped = box === mainBoxName ? mainBoxName : boxIds.get(box!);
+  if (!mapped) throw personiumError('PR400-SN-0006', `${webdavFolder}${box}/ belongs to no box of 10_odata/10_box.pjson`);
+  return [mapped, ...rest];
+}
+
+/**
+ * Whose `.pmeta` an entry below 20_webdav/ is when its id must become the target's: the cell's or
+ * the main box's (Personium gives both the cell's id) map through `ids`, a box's is its new id.
+ * Undefined for every other entry.
+ */
+export function pmetaOwnerIds(below: string, odata: SnapshotOData): string | Map<string, string> | undefined {
+  const owner = /^(?:([^/]+)\/)?\.pmeta$/.exec(below);
+  if (!owner) return undefined;
+  return owner[1] === undefined || owner[1] === mainBoxName ? odata.ids : odata.boxIds.get(owner[1])!;
+}
+
+/** The `.pmeta` of the cell or of a box, held to its checksum and parsed, with its id made the target's. */
+export async function readOwnerPmeta(zip: ZipFile, entry: Entry, checksums: ChecksumTable | undefined, id: string | Map<string, string>): Promise<Pmeta> {
+  const bytes = await readEntryBytes(zip, entry, 1024 * 1024);
+  checkSum(entry, bytes, checksums);
+  const text = bytes.toString('utf8');
+  let pmeta: Pmeta;
+  try {
+    pmeta = JSON.parse(text) as Pmeta;
+  } catch {
+    throw personiumError('PR400-CM-0004', `${entry.fileName}: ${text.slice(0, 200)}`);
+  }
+  return { ...pmeta, i: typeof id === 'string' ? id : id.get(pmeta.i) ?? pmeta.i };
+}
+
+/** Refuses a file entry 00_checksums.json does not list, before its data is read. */
+export function requireListed(name: string, checksums: ChecksumTable | undefined): void {
+  if (checksums && !checksums.has(name)) throw personiumError('PR400-SN-0005', name);
+}
+
+/** What a file entry expanded to, held against its line in 00_checksums.json, or else its CRC-32. */
+export function checkFileDigest(entry: Entry, written: Written, checksums: ChecksumTable | undefined): void {
+  if (!checksums) {
+    if (written.crc32 !== entry.crc32) throw crcMismatch(entry);
+  } else if (!checksums.matches(entry.fileName, written.size, written.sha256)) {
+    throw personiumError('PR400-SN-0005', entry.fileName);
+  }
+}
+
+/** A small entry held to its line in 00_checksums.json, or else to its CRC-32 (the size yauzl holds it to). */
+function checkSum(entry: Entry, bytes: Buffer, checksums: ChecksumTable | undefined): void {
+  if (!checksums) {
+    if (crc32(bytes) !== entry.crc32) throw crcMismatch(entry);
+    return;
+  }
+  if (!checksums.matches(entry.fileName, bytes.length, createHash('sha256').update(bytes).digest())) {
+    throw personiumError('PR400-SN-0005', entry.fileName);
+  }
+}
+
+function crcMismatch(entry: Entry) {
+  return personiumError('PR400-SN-0006', `${entry.fileName}: its CRC-32 does not match its data`);
+}
+
+/** A kept `.pjson` line with the ids of `ids` (as JSON strings) replaced by their new values. */
+function withIds(line: string, ids: Map<string, string>): string {
+  return line.replace(/"([^"\\]{1,128})"/g, (whole, value: string) => {
+    const mapped = ids.get(value);
+    return mapped === undefined ? whole : `"${mapped}"`;
+  });
+}
