@@ -15,7 +15,7 @@ async function unitOn(dataDir: string): Promise<TestUnit> {
   return unit;
 }
 
-test('a cell token cannot take a backup; after a restore the accounts log in again and tokens issued before still open the cell', async (t) => {
+test('a cell token cannot take a backup; after a restore the accounts log in again, tokens issued before still open the cell, and its export schedule is back', async (t) => {
   t.timeout(180_000);
   const work = await mkdtemp(path.join(os.tmpdir(), 'cellar-backup-accounts-'));
   let unit = await unitOn(path.join(work, 'data'));
@@ -31,6 +31,10 @@ test('a cell token cannot take a backup; after a restore the accounts log in aga
   t.is(refused.statusCode, 403, 'a root token of a cell is not the unit master');
   t.is(json(refused).code, 'PR403-AU-0002');
 
+  const schedule = { cron: '0 3 * * *', keep: 3, timeZone: 'Europe/Berlin' };
+  const put = await unit.inject({ method: 'PUT', url: '/cell1/__export/schedule', headers: { authorization: `Bearer ${masterToken}`, 'content-type': 'application/json' }, payload: schedule });
+  t.is(put.statusCode, 201, put.payload);
+
   const backup = await cellar(unit, ['unit', 'backup', 'unit.tar'], { cwd: work });
   t.is(backup.code, 0, backup.stderr);
   t.regex(backup.stdout, /secrets: master-token, token-key; /);
@@ -44,4 +48,7 @@ test('a cell token cannot take a backup; after a restore the accounts log in aga
   t.deepEqual(json(accounts).d.results.map((account: { Name: string }) => account.Name), ['owner']);
   const again = await login(unit, 'cell1', 'owner');
   t.is((await unit.inject({ method: 'GET', url: "/cell1/__ctl/Role('owner')", headers: bearer(again.access_token) })).statusCode, 200);
+  const restored = await unit.inject({ method: 'GET', url: '/cell1/__export/schedule', headers: bearer(again.access_token) });
+  t.is(restored.statusCode, 200, restored.payload);
+  t.like(json(restored), schedule);
 });
