@@ -85,14 +85,21 @@ test('the accounts, roles, links and ACLs of a Personium snapshot are kept, thei
   const roles = lines(zip, '20_role.pjson');
   t.deepEqual(roles.map((role) => role._source.s.Name).sort(), ['owner', 'reader']);
   const reader = roles.find((role) => role._source.s.Name === 'reader')!;
+  const owner = roles.find((role) => role._source.s.Name === 'owner')!;
+  t.not(owner._id, fixture.roleIds.owner, 'roles get new ids');
+  t.not(reader._id, fixture.roleIds.reader);
+  t.not(account._id, fixture.accountId, 'accounts get new ids');
   t.is(reader._source.b, box1._id, 'the role bound to box1 is bound to its new id');
   t.deepEqual(reader._source.l, { Box: box1._id });
   const [link] = lines(zip, '80_link.pjson');
-  t.like(link._source, { c: cellId, t1: 'Account', k1: account._id, t2: 'Role', k2: fixture.roleIds.owner });
+  t.like(link._source, { c: cellId, t1: 'Account', k1: account._id, t2: 'Role', k2: owner._id });
   const cellPmeta = JSON.parse(zip.get('20_webdav/.pmeta')!.toString('utf8'));
-  t.deepEqual(cellPmeta.a['D.ace'][0]['D.principal'], { 'D.href': fixture.roleIds.owner }, 'the cell ACL grants root to the owner role still');
+  t.deepEqual(cellPmeta.a['D.ace'][0]['D.principal'], { 'D.href': owner._id }, 'the cell ACL grants root to the owner role still, by its new id');
   const boxPmeta = JSON.parse(zip.get(`20_webdav/${box1._id}/.pmeta`)!.toString('utf8'));
-  t.deepEqual(boxPmeta.a['D.ace'][0]['D.principal'], { 'D.href': fixture.roleIds.reader });
+  t.deepEqual(boxPmeta.a['D.ace'][0]['D.principal'], { 'D.href': reader._id });
+  const deepPmeta = JSON.parse(zip.get(`20_webdav/${box1._id}/docs/2026/.pmeta`)!.toString('utf8'));
+  t.deepEqual(deepPmeta.a['D.ace'][0]['D.principal'], { 'D.href': reader._id }, 'the ACL of a folder deep in the box names the new id too');
+  t.false([...zip.values()].some((bytes) => bytes.includes(fixture.roleIds.owner) || bytes.includes(fixture.roleIds.reader)), 'no entry names a role by its old id');
   t.false([...zip.values()].some((bytes) => bytes.includes(fixture.cellId)), 'no entry names the source cell any more');
 });
 
@@ -109,7 +116,7 @@ test('a re-export of the imported cell imports into a third cell with the same c
   t.deepEqual(await contentsOf(unit, 'third', fixture), await contentsOf(unit, 'second', fixture));
   const third = await exportOf(unit, 'third', 'third');
   for (const file of ['11_account.pjson', '20_role.pjson', '80_link.pjson']) {
-    const strip = (zipFile: Map<string, Buffer>) => lines(zipFile, file).map((line) => ({ ...line._source, c: undefined, b: undefined, l: undefined, k1: undefined }));
+    const strip = (zipFile: Map<string, Buffer>) => lines(zipFile, file).map((line) => ({ ...line._source, c: undefined, b: undefined, l: undefined, k1: undefined, k2: undefined }));
     t.deepEqual(strip(third), strip(again), file);
   }
 });

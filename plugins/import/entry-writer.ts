@@ -128,12 +128,13 @@ export async function digestEntry(zip: ZipFile, entry: Entry): Promise<Written> 
   });
 }
 
-export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, progress: (bytes: number) => void): Promise<Written> {
+export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, progress: (bytes: number) => void, rewrite?: (data: Buffer) => Buffer): Promise<Written> {
   if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) return streamEntry(zip, entry, target, progress);
   const { written, size, sha256, crc } = await withBuffer(async (memory) => {
     const data = await readWhole(zip, entry, memory);
-    // `write` copies the data before it returns, so the reused buffer is free while the file is written.
-    return { written: files.write(target, data), size: data.length, sha256: createHash('sha256').update(data).digest(), crc: crc32(data) };
+    // `write` copies the data before it returns, so the reused buffer is free while the file is
+    // written. What is checked is the entry as the snapshot holds it, before any `rewrite`.
+    return { written: files.write(target, rewrite ? rewrite(data) : data), size: data.length, sha256: createHash('sha256').update(data).digest(), crc: crc32(data) };
   });
   await written;
   progress(size);

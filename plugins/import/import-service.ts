@@ -21,7 +21,7 @@ import { FileWriterThread } from './file-writer.ts';
 import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
 import { inspectSnapshot, openZip, type InspectedSnapshot } from './inspect.ts';
-import { checkFileDigest, pmetaOwnerIds, readOData, readOwnerPmeta, requireListed, targetSegments, verifyListing, walkEntries } from './snapshot-checks.ts';
+import { checkFileDigest, pmetaOwnerIds, readOData, readOwnerPmeta, requireListed, targetSegments, verifyListing, walkEntries, withRoleIds } from './snapshot-checks.ts';
 
 /**
  * Entries in flight at once: enough that the file writer thread always has files waiting while
@@ -124,9 +124,9 @@ export class CellImporter {
           const ownerIds = pmetaOwnerIds(below, odata);
           await pool.add(async () => {
             if (entryPath.endsWith('/')) return files.mkdir(target);
-            if (!ownerIds) return this.#writeFile(zip, entry, target, files, snapshot.checksums, onBytes);
+            if (!ownerIds) return this.#writeFile(zip, entry, target, files, snapshot.checksums, onBytes, entryPath.endsWith('/.pmeta') && odata.roleIds.size > 0 ? (data) => withRoleIds(data, odata.roleIds) : undefined);
             await mkdir(path.dirname(target), { recursive: true });
-            await writeFileDurably(target, JSON.stringify(await readOwnerPmeta(zip, entry, snapshot.checksums, ownerIds)));
+            await writeFileDurably(target, JSON.stringify(await readOwnerPmeta(zip, entry, snapshot.checksums, ownerIds, odata.roleIds)));
           });
         }
         await pool.drain();
@@ -145,8 +145,8 @@ export class CellImporter {
   }
 
   /** One file entry to disk, held against its line in 00_checksums.json, or else its CRC-32. */
-  async #writeFile(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, checksums: ChecksumTable | undefined, onBytes: (bytes: number) => void): Promise<void> {
+  async #writeFile(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, checksums: ChecksumTable | undefined, onBytes: (bytes: number) => void, rewrite?: (data: Buffer) => Buffer): Promise<void> {
     requireListed(entry.fileName, checksums);
-    checkFileDigest(entry, await writeEntry(zip, entry, target, files, onBytes), checksums);
+    checkFileDigest(entry, await writeEntry(zip, entry, target, files, onBytes, rewrite), checksums);
   }
 }

@@ -20,6 +20,8 @@ export interface SnapshotOData {
   boxIds: Map<string, string>;
   /** The cell's and the boxes' ids of the snapshot → the target's. */
   ids: Map<string, string>;
+  /** The roles' ids of the snapshot → new ones, for the ACL principals in every `.pmeta`. */
+  roleIds: Map<string, string>;
 }
 
 function parseLine(file: string, line: string): PjsonLine {
@@ -92,12 +94,26 @@ export async function readOData(zip: ZipFile, snapshot: InspectedSnapshot, cellI
       document.boxes.push(record);
     }
   }
-  const ids = new Map([[cellLine._id, cellId], ...boxIds]);
+  // Accounts and roles get new ids too, as Personium's import gives them; the links and the
+  // ACL principals that name them follow.
+  const roleIds = new Map<string, string>();
+  const identityIds = new Map<string, string>();
   for (const [file, lines] of kept) {
-    const rest = lines.map((line) => withIds(line, ids)).filter((line) => !modelIdentity(file, parseLine(file, line), document, now));
+    if (file !== '11_account.pjson' && file !== '20_role.pjson') continue;
+    for (const line of lines) {
+      const id = newId();
+      const old = parseLine(file, line)._id;
+      identityIds.set(old, id);
+      if (file === '20_role.pjson') roleIds.set(old, id);
+    }
+  }
+  const ids = new Map([[cellLine._id, cellId], ...boxIds]);
+  const lineIds = new Map([...identityIds, ...ids]);
+  for (const [file, lines] of kept) {
+    const rest = lines.map((line) => withIds(line, lineIds)).filter((line) => !modelIdentity(file, parseLine(file, line), document, now));
     if (rest.length) document.preserved[file] = rest;
   }
-  return { document, boxIds, ids };
+  return { document, boxIds, ids, roleIds };
 }
 
 /** Accounts, roles and Account↔Role links become records of the document; true when the line was one. */
@@ -142,7 +158,7 @@ export function pmetaOwnerIds(below: string, odata: SnapshotOData): string | Map
 }
 
 /** The `.pmeta` of the cell or of a box, held to its checksum and parsed, with its id made the target's. */
-export async function readOwnerPmeta(zip: ZipFile, entry: Entry, checksums: ChecksumTable | undefined, id: string | Map<string, string>): Promise<Pmeta> {
+export async function readOwnerPmeta(zip: ZipFile, entry: Entry, checksums: ChecksumTable | undefined, id: string | Map<string, string>, roleIds: Map<string, string> = new Map()): Promise<Pmeta> {
   const bytes = await readEntryBytes(zip, entry, 1024 * 1024);
   checkSum(entry, bytes, checksums);
   const text = bytes.toString('utf8');
@@ -152,7 +168,18 @@ export async function readOwnerPmeta(zip: ZipFile, entry: Entry, checksums: Chec
   } catch {
     throw personiumError('PR400-CM-0004', `${entry.fileName}: ${text.slice(0, 200)}`);
   }
-  return { ...pmeta, i: typeof id === 'string' ? id : id.get(pmeta.i) ?? pmeta.i };
+  return { ...pmeta, a: pmeta.a === undefined ? pmeta.a : JSON.parse(withIds(JSON.stringify(pmeta.a), roleIds)), i: typeof id === 'string' ? id : id.get(pmeta.i) ?? pmeta.i };
+}
+
+/**
+ * A resource's `.pmeta` with the role ids of its ACL made the target's; the bytes as they are
+ * when they name none of the snapshot's roles (the usual case: one search per role).
+ */
+export function withRoleIds(data: Buffer, roleIds: Map<string, string>): Buffer {
+  for (const old of roleIds.keys()) {
+    if (data.includes(old)) return Buffer.from(withIds(data.toString('utf8'), roleIds));
+  }
+  return data;
 }
 
 /** Refuses a file entry 00_checksums.json does not list, before its data is read. */

@@ -109,7 +109,7 @@ export function personiumSnapshot(): PersoniumFixture {
     folder(`${boxIds.box1}/docs`),
     { name: `20_webdav/${boxIds.box1}/docs/.pmeta`, data: pmeta('col.webdav', { d: dead('box1/docs') }) },
     folder(`${boxIds.box1}/docs/2026`),
-    { name: `20_webdav/${boxIds.box1}/docs/2026/.pmeta`, data: pmeta('col.webdav') },
+    { name: `20_webdav/${boxIds.box1}/docs/2026/.pmeta`, data: pmeta('col.webdav', { a: readerAcl }) },
     ...webdavFile(`${boxIds.box1}/docs/2026/note.txt`, 'box1/docs/2026/note.txt'),
     ...webdavFile(`${boxIds.box1}/photo.bin`, 'box1/photo.bin'),
     folder(`${boxIds.box1}/empty`),
