@@ -1,7 +1,8 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rename, writeFile } from 'node:fs/promises';
 import test from 'ava';
 import { errorBody } from '../core/errors.ts';
 import { buildZip, importStatus, snapshotEntries, settledContentDirs, startImport, unitWithCell, upload, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
+import { holdExportAt, untilReady } from './helpers/export.ts';
 import { json, type TestUnit } from './helpers/unit.ts';
 
 /** Holds the running import before the first `20_webdav/` entry `matches` accepts, until released. */
@@ -87,6 +88,28 @@ test('progress is weighted by bytes, never goes down and reaches 100%', async (t
   t.deepEqual(reported, [...reported].sort((a, b) => a - b), 'never goes down');
   t.is(reported.at(-1), 100);
   t.true(new Set(reported).size > 5);
+});
+
+test('a snapshot replaced while its import waits in the queue is judged again when the job starts', async (t) => {
+  const unit = await unitWithCell({ jobs: { concurrency: 1 } });
+  t.teardown(() => unit.stop());
+  await unit.createCell('busy');
+  await upload(unit, 'good', buildZip(snapshotEntries()));
+  // The only job slot is taken by another cell's export, so the import waits after its 202.
+  const hold = holdExportAt(unit);
+  t.is((await unit.as({ method: 'POST', url: '/busy/__export', payload: { Name: 'b' } })).statusCode, 202);
+  await hold.reached;
+  t.is((await startImport(unit, 'good')).statusCode, 202);
+  // The area refuses uploads meanwhile (409); someone on the machine replaces the file itself.
+  // Only the inspection refuses this entry; extraction alone would pass over it and succeed.
+  const file = unit.server.cellar.snapshots.of(cellId(unit)).filePath('good.zip');
+  await writeFile(`${file}.new`, buildZip([...snapshotEntries(), { name: 'README.txt', data: 'x' }]));
+  await rename(`${file}.new`, file);
+  hold.release();
+  await untilReady(unit, 'busy');
+  const status = await importStatus(unit);
+  t.like(status, { status: 'import failed', importation_name: 'good' });
+  t.deepEqual(status.message, errorBody('PR400-SN-0001', ['README.txt', 'not part of the snapshot layout']));
 });
 
 test('a later successful import returns an import-failed cell to normal and clears the failure', async (t) => {

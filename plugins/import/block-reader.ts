@@ -3,7 +3,8 @@
 // each is a trip through libuv's thread pool, which dominated the import of a cell of small files.
 // Here a small read is served from the block that holds it (one read per MiB of zip, whether
 // walking the central directory or the entries in order); large ranges stream from the file.
-import { close, fstat, open, read } from 'node:fs';
+import { close, fstat, open, read, type BigIntStats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import yauzl, { type Options, type ZipFile } from 'yauzl';
@@ -15,6 +16,10 @@ const keptBlocks = 4;
 const streamChunk = 256 * 1024;
 
 const readAsync = promisify(read);
+
+function fstatBigint(fd: number): Promise<BigIntStats> {
+  return new Promise((resolve, reject) => fstat(fd, { bigint: true }, (error, info) => (error ? reject(error) : resolve(info))));
+}
 
 interface Block {
   memory: Buffer;
@@ -115,15 +120,42 @@ class BlockReader extends yauzl.RandomAccessReader {
 }
 
 const readers = new WeakMap<ZipFile, BlockReader>();
+const identities = new WeakMap<ZipFile, FileIdentity>();
+
+/** Which file a zip was read from, and in what state: any write or replacement changes it. */
+export interface FileIdentity {
+  /** Device, inode, size, modification and change times (ns), as one comparable string. */
+  key: string;
+  /** The change time, in ms. */
+  changedMs: number;
+}
+
+function identityOf(info: BigIntStats): FileIdentity {
+  return { key: `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`, changedMs: Number(info.ctimeNs / 1_000_000n) };
+}
+
+/** The identity of the file at `file` now. */
+export async function fileIdentity(file: string): Promise<FileIdentity> {
+  return identityOf(await stat(file, { bigint: true }));
+}
+
+/** The identity of the file a zip opened by openBlockZip reads, taken when it was opened. */
+export function zipIdentity(zip: ZipFile): FileIdentity {
+  const identity = identities.get(zip);
+  if (!identity) throw new Error('not opened by openBlockZip');
+  return identity;
+}
 
 /** Opens a zip for yauzl through a BlockReader; `zip.close()` closes the file. */
 export async function openBlockZip(file: string, options: Options): Promise<ZipFile> {
   const fd = await promisify(open)(file, 'r');
   try {
-    const { size } = await promisify(fstat)(fd);
+    const info = await fstatBigint(fd);
+    const size = Number(info.size);
     const reader = new BlockReader(fd, size);
     const zip = await yauzl.fromRandomAccessReaderPromise(reader, size, options);
     readers.set(zip, reader);
+    identities.set(zip, identityOf(info));
     return zip;
   } catch (error) {
     close(fd, () => {});

@@ -3,7 +3,7 @@
 // writing to the stored file. yauzl checks names first (strictFileNames), the
 // layout and the rest are checked here; every refusal names the entry it is about.
 import type { Entry, ZipFile } from 'yauzl';
-import { openBlockZip } from './block-reader.ts';
+import { openBlockZip, zipIdentity, type FileIdentity } from './block-reader.ts';
 import { isPersoniumError, personiumError, type PersoniumError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, snapshotExportVersion, webdavFolder, type SnapshotManifest } from '../../core/export-format.ts';
 import { readChecksumList } from './checksum-list.ts';
@@ -29,6 +29,10 @@ export interface InspectedSnapshot {
   /** The first name 00_checksums.json lists that is no entry of the zip. */
   missingListed: string | undefined;
   totalBytes: number;
+  /** The file inspected, as it was when the inspection opened it. */
+  identity: FileIdentity;
+  /** When the inspection opened the file (ms). */
+  openedMs: number;
 }
 
 const S_IFMT = 0o170000;
@@ -202,7 +206,9 @@ async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names:
 
 /** Judges the stored snapshot; throws the error the client gets. Closes the zip. */
 export async function inspectSnapshot(file: string, limits: ImportLimits): Promise<InspectedSnapshot> {
+  const openedMs = Date.now();
   const zip = await openZip(file);
+  const opened = { identity: zipIdentity(zip), openedMs };
   try {
     const { names, entries, totalBytes, files } = await readEntries(zip, limits);
     const manifestZipEntry = entries.get(manifestEntry);
@@ -216,9 +222,9 @@ export async function inspectSnapshot(file: string, limits: ImportLimits): Promi
     for (const name of required) if (!entries.has(name)) throw personiumError('PR400-MC-0001', name);
     if (!names.has(nameKey(`${webdavFolder}.pmeta`))) throw personiumError('PR400-MC-0001', `${webdavFolder}.pmeta`);
     const listed = entries.get(checksumsEntry);
-    if (!listed) return { names, entries, manifest, checksums: undefined, missingListed: undefined, totalBytes };
+    if (!listed) return { names, entries, manifest, checksums: undefined, missingListed: undefined, totalBytes, ...opened };
     const { table, missing } = await readChecksumList(await entryStream(zip, listed), names, files, checksumsEntry);
-    return { names, entries, manifest, checksums: table, missingListed: missing, totalBytes };
+    return { names, entries, manifest, checksums: table, missingListed: missing, totalBytes, ...opened };
   } finally {
     zip.close();
   }
