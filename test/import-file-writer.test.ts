@@ -1,9 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { crc32, deflateRawSync } from 'node:zlib';
 import test from 'ava';
-import { FileWriterThread, bufferSizeFor } from '../plugins/import/file-writer.ts';
+import { FileWriters, bufferSizeFor } from '../plugins/import/file-writer.ts';
+import { DamagedEntryError } from '../plugins/import/inflate-entry.mjs';
 
 async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-writer-'));
@@ -20,7 +22,7 @@ test('buffers come in powers of two from 4 KiB', (t) => {
 
 test('the writer thread creates files byte for byte, with their folders, mode 0600, reusing its buffers', async (t) => {
   const dir = await tempDir(t);
-  const files = new FileWriterThread();
+  const files = new FileWriters();
   t.teardown(() => files.close());
   // More files than spare buffers, of sizes that share buffer sizes, written in waves so that
   // later files go out in buffers that came back: each must hold its own bytes only.
@@ -40,7 +42,7 @@ test('the writer thread creates files byte for byte, with their folders, mode 06
 
 test('a data buffer the caller changes after write() returns does not change the file', async (t) => {
   const dir = await tempDir(t);
-  const files = new FileWriterThread();
+  const files = new FileWriters();
   t.teardown(() => files.close());
   const data = Buffer.from('first');
   const written = files.write(path.join(dir, 'a'), data);
@@ -51,7 +53,7 @@ test('a data buffer the caller changes after write() returns does not change the
 
 test('folders are made, and a file that exists is never written over: the error says EEXIST', async (t) => {
   const dir = await tempDir(t);
-  const files = new FileWriterThread();
+  const files = new FileWriters();
   t.teardown(() => files.close());
   await files.mkdir(path.join(dir, 'x', 'y', 'z'));
   t.true((await stat(path.join(dir, 'x', 'y', 'z'))).isDirectory());
@@ -66,10 +68,43 @@ test('folders are made, and a file that exists is never written over: the error 
 
 test('a file under a path that is a file fails with the system error; after close, writes are refused', async (t) => {
   const dir = await tempDir(t);
-  const files = new FileWriterThread();
+  const files = new FileWriters();
   await writeFile(path.join(dir, 'plain'), 'x');
   const error = await t.throwsAsync(files.write(path.join(dir, 'plain', 'below'), Buffer.from('y')));
   t.is((error as NodeJS.ErrnoException).code, 'ENOTDIR');
   await files.close();
   await t.throwsAsync(files.write(path.join(dir, 'late'), Buffer.from('z')), { message: /closed/ });
+});
+
+test('a deflated entry is inflated, measured and written by the threads; a stored one is written as it is', async (t) => {
+  const dir = await tempDir(t);
+  const files = new FileWriters();
+  t.teardown(() => files.close());
+  const content = Buffer.from('a line of a small file\n'.repeat(200));
+  const deflated = await files.expand(path.join(dir, 'd', 'content'), deflateRawSync(content), { deflated: true, size: content.length, digest: 'sha256' });
+  t.deepEqual(deflated, { size: content.length, sha256: createHash('sha256').update(content).digest(), crc32: undefined });
+  const stored = await files.expand(path.join(dir, 's', 'content'), content, { deflated: false, size: content.length, digest: 'crc32' });
+  t.deepEqual(stored, { size: content.length, sha256: undefined, crc32: crc32(content) });
+  t.true((await readFile(path.join(dir, 'd', 'content'))).equals(content));
+  t.true((await readFile(path.join(dir, 's', 'content'))).equals(content));
+});
+
+test('a deflated entry that expands to more or fewer bytes than declared, or not at all, is damaged and written nowhere', async (t) => {
+  const dir = await tempDir(t);
+  const files = new FileWriters();
+  t.teardown(() => files.close());
+  const content = Buffer.alloc(5000, 7);
+  const cases: Array<[string, Buffer, number, RegExp]> = [
+    ['more', deflateRawSync(content), 4999, /^expands to more than its declared 4999 bytes$/],
+    ['fewer', deflateRawSync(content), 5001, /^expands to 5000 bytes, not the declared 5001$/],
+    ['garbage', Buffer.from('not deflate data at all'), 10, /^invalid block type$/],
+  ];
+  for (const [name, raw, size, message] of cases) {
+    const error = await t.throwsAsync(files.expand(path.join(dir, name, 'content'), raw, { deflated: true, size, digest: 'sha256' }), { instanceOf: DamagedEntryError });
+    t.regex(error!.message, message, name);
+    await t.throwsAsync(stat(path.join(dir, name, 'content')), { code: 'ENOENT' }, name);
+  }
+  // The threads go on.
+  await files.write(path.join(dir, 'after'), Buffer.from('ok'));
+  t.is(await readFile(path.join(dir, 'after'), 'utf8'), 'ok');
 });

@@ -57,6 +57,8 @@ for (const [what, zip, expected] of refusedBefore202) {
 
 const failingAfter202: Array<[string, () => Buffer, ReturnType<typeof errorBody>]> = [
   ['content not matching its checksum', () => buildZip(snapshotEntries({ checksums: (sums) => { sums['20_webdav/oldbox/hello.txt/content']!.sha256 = '0'.repeat(64); } })), errorBody('PR400-SN-0005', ['20_webdav/oldbox/hello.txt/content'])],
+  ['a small deflated file that expands past its declared size', () => change((entries) => entries.map((entry) => entry.name === '20_webdav/__/top.txt/content' ? { ...entry, data: 'top'.repeat(100), deflate: true, declaredSize: 299 } : entry)), errorBody('PR400-SN-0006', ['20_webdav/__/top.txt/content: expands to more than its declared 299 bytes'])],
+  ['a small deflated file that expands to less than its declared size', () => change((entries) => entries.map((entry) => entry.name === '20_webdav/__/top.txt/content' ? { ...entry, data: 'top'.repeat(100), deflate: true, declaredSize: 301 } : entry)), errorBody('PR400-SN-0006', ['20_webdav/__/top.txt/content: expands to 300 bytes, not the declared 301'])],
   ['a file missing from the checksum list', () => buildZip(snapshotEntries({ checksums: (sums) => { delete sums['20_webdav/__/top.txt/content']; } })), errorBody('PR400-SN-0005', ['20_webdav/__/top.txt/content'])],
 ];
 

@@ -1,21 +1,21 @@
 // Writes one zip entry to a new file ('wx': never over something) and says what it wrote: its
 // size, SHA-256 and CRC-32, for the caller to hold against 00_checksums.json, or against the
-// zip's own CRC-32 when the snapshot has no such list. Small entries (at most
-// 1 MiB), the bulk of a cell, are read from the reader's cached blocks and inflated on the main
-// thread, synchronously (cheaper than a round trip to zlib's thread for so little), and written by
-// the import's file writer thread. Larger entries stream with backpressure, so memory stays flat
-// whatever the file size.
+// zip's own CRC-32 when the snapshot has no such list. Small entries (at most 1 MiB), the bulk of a
+// cell, are read from the reader's cached blocks and handed raw to the import's file writer
+// threads, which inflate, measure and write them (file-writer.ts). Larger entries stream with
+// backpressure, so memory stays flat whatever the file size.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { crc32, createInflateRaw, inflateRawSync } from 'node:zlib';
+import { crc32, createInflateRaw } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { isOutOfSpace, personiumError, type PersoniumError } from '../../core/errors.ts';
 import { readAt } from './block-reader.ts';
-import type { FileWriterThread } from './file-writer.ts';
+import type { DigestKind, FileWriters } from './file-writer.ts';
+import { DamagedEntryError, inflateEntry } from './inflate-entry.mjs';
 
 /** Entries up to this size (both compressed and expanded) are handled whole, in memory. */
 export const wholeEntryLimit = 1024 * 1024;
@@ -24,17 +24,16 @@ const streamChunk = 256 * 1024;
 
 export interface Written {
   size: number;
-  /** Raw bytes. */
-  sha256: Buffer;
-  /** What the zip's own CRC-32 must be, for a snapshot without a SHA-256 list. */
-  crc32: number;
+  /** Raw bytes; computed only when the snapshot has a SHA-256 list. */
+  sha256?: Buffer | undefined;
+  /** What the zip's own CRC-32 must be, for a snapshot without a SHA-256 list; computed only then. */
+  crc32?: number | undefined;
 }
 
 function damaged(entry: Entry, reason: string): PersoniumError {
   return personiumError('PR400-SN-0006', `${entry.fileName}: ${reason}`);
 }
 
-/** The entry's bytes, no more than its central-directory size says (a lie is an error). */
 /** Whole-entry buffers, reused: big short-lived buffers are what the garbage collector frees last. */
 const spareBuffers: Buffer[] = [];
 const keptSpares = 4;
@@ -48,28 +47,26 @@ async function withBuffer<T>(use: (memory: Buffer) => Promise<T>): Promise<T> {
   }
 }
 
-/** The entry's bytes (in `memory` when stored), no more than its central-directory size says. */
-async function readWhole(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Buffer> {
+/** The entry's raw bytes, in `memory`: as stored, or deflated. */
+async function readRaw(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Buffer> {
   const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true }).catch((error: Error) => { throw damaged(entry, error.message); });
   const raw = memory.subarray(0, entry.compressedSize);
   // Served from the cached block it is in (block-reader.ts).
   const bytesRead = await readAt(zip, raw, fileDataStart).catch((error: Error) => { throw damaged(entry, error.message); });
   if (bytesRead !== raw.length) throw damaged(entry, 'the zip ends inside the entry');
-  if (entry.compressionMethod === 0) {
-    if (raw.length !== entry.uncompressedSize) throw damaged(entry, `stored size ${raw.length} is not the declared ${entry.uncompressedSize}`);
-    return raw;
-  }
-  let data: Buffer;
+  if (entry.compressionMethod === 0 && raw.length !== entry.uncompressedSize) throw damaged(entry, `stored size ${raw.length} is not the declared ${entry.uncompressedSize}`);
+  return raw;
+}
+
+/** The entry's bytes (in `memory` when stored), no more than its central-directory size says. */
+async function readWhole(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Buffer> {
+  const raw = await readRaw(zip, entry, memory);
+  if (entry.compressionMethod === 0) return raw;
   try {
-    // One byte more than declared is enough to catch an entry that expands beyond its size; an
-    // output chunk of that size makes the result one buffer, not 16 KiB pieces joined by a copy.
-    const room = Math.max(64, entry.uncompressedSize + 1);
-    data = inflateRawSync(raw, { maxOutputLength: room, chunkSize: room });
+    return inflateEntry(raw, entry.uncompressedSize);
   } catch (error) {
     throw damaged(entry, (error as Error).message);
   }
-  if (data.length !== entry.uncompressedSize) throw damaged(entry, `expands to ${data.length > entry.uncompressedSize ? 'more than' : data.length} bytes, not the declared ${entry.uncompressedSize}`);
-  return data;
 }
 /** The stages that inflate an entry and measure it: size (held to the declared one), SHA-256, CRC-32. */
 async function measuredStages(zip: ZipFile, entry: Entry, progress: (bytes: number) => void) {
@@ -128,13 +125,34 @@ export async function digestEntry(zip: ZipFile, entry: Entry): Promise<Written> 
   });
 }
 
-export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, progress: (bytes: number) => void, rewrite?: (data: Buffer) => Buffer): Promise<Written> {
+/**
+ * Writes a zip entry to `target` and says what it wrote. A small entry goes to the file writer
+ * threads as its raw bytes, and they inflate and measure it (`digest`: the check the import
+ * makes); one whose bytes are rewritten first is read here. Large entries stream.
+ */
+export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriters, progress: (bytes: number) => void, digest: DigestKind, rewrite?: (data: Buffer) => Buffer): Promise<Written> {
   if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) return streamEntry(zip, entry, target, progress);
+  if (rewrite) return rewriteEntry(zip, entry, target, files, progress, rewrite);
+  // `expand` copies the bytes before it returns, so the reused buffer is free while the thread works.
+  const expanded = await withBuffer(async (memory) => {
+    const raw = await readRaw(zip, entry, memory);
+    return { written: files.expand(target, raw, { deflated: entry.compressionMethod === 8, size: entry.uncompressedSize, digest }) };
+  });
+  try {
+    const written = await expanded.written;
+    progress(written.size);
+    return written;
+  } catch (error) {
+    if (error instanceof DamagedEntryError) throw damaged(entry, error.message);
+    throw error;
+  }
+}
+
+/** A small entry read and inflated here, checked as the snapshot holds it, written as `rewrite` makes it. */
+async function rewriteEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriters, progress: (bytes: number) => void, rewrite: (data: Buffer) => Buffer): Promise<Written> {
   const { written, size, sha256, crc } = await withBuffer(async (memory) => {
     const data = await readWhole(zip, entry, memory);
-    // `write` copies the data before it returns, so the reused buffer is free while the file is
-    // written. What is checked is the entry as the snapshot holds it, before any `rewrite`.
-    return { written: files.write(target, rewrite ? rewrite(data) : data), size: data.length, sha256: createHash('sha256').update(data).digest(), crc: crc32(data) };
+    return { written: files.write(target, rewrite(data)), size: data.length, sha256: createHash('sha256').update(data).digest(), crc: crc32(data) };
   });
   await written;
   progress(size);

@@ -1,12 +1,18 @@
-// The import's file writer thread (see file-writer.ts). It creates files and folders with
+// An import's file writer thread (see file-writer.ts). It creates files and folders with
 // synchronous calls, one after the other, in the order they arrive, and answers each request
-// with its id and, when it failed, the error's code and message. The buffers come back with the
-// answers, for the next files. Nothing is synced here: the import syncs the file system once
-// before its swap (file-system-sync.ts). Plain JavaScript, so that the thread starts in a few
-// milliseconds without the TypeScript loader.
+// with its id and, when it failed, the error's code and message. A small zip entry comes as its
+// raw bytes: this thread inflates it when it is deflated, holds it to its declared size, measures
+// it (its SHA-256 or its CRC-32, whichever the import checks) and writes it, so that this work
+// runs beside the main thread's. The buffers come back with the answers, for the next files.
+// Nothing is synced here: the import syncs the file system once before its swap
+// (file-system-sync.ts). Plain JavaScript, so that the thread starts in a few milliseconds
+// without the TypeScript loader.
+import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
+import { DamagedEntryError, inflateEntry } from './inflate-entry.mjs';
 
 /** A new file ('wx': never over something); its folder is made only when missing. */
 function writeNew(target, data) {
@@ -25,21 +31,30 @@ function writeNew(target, data) {
   }
 }
 
+function handle({ target, data, size, deflated, digest }, answer) {
+  if (data === undefined) return void mkdirSync(target, { recursive: true });
+  const bytes = deflated ? inflateEntry(data, size) : data;
+  if (digest === 'sha256') answer.sha256 = createHash('sha256').update(bytes).digest();
+  else if (digest === 'crc32') answer.crc32 = crc32(bytes);
+  answer.size = bytes.length;
+  writeNew(target, bytes);
+}
+
 parentPort.on('message', (requests) => {
   const answers = [];
   const buffers = [];
-  for (const { id, target, data } of requests) {
-    const answer = { id };
+  for (const request of requests) {
+    const answer = { id: request.id };
     try {
-      if (data === undefined) mkdirSync(target, { recursive: true });
-      else writeNew(target, data);
+      handle(request, answer);
     } catch (error) {
       answer.code = error.code;
       answer.message = error.message;
+      if (error instanceof DamagedEntryError) answer.damaged = true;
     }
-    if (data !== undefined) {
-      answer.buffer = data.buffer;
-      buffers.push(data.buffer);
+    if (request.data !== undefined) {
+      answer.buffer = request.data.buffer;
+      buffers.push(request.data.buffer);
     }
     answers.push(answer);
   }

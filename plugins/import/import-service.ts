@@ -17,7 +17,7 @@ import type { Services } from '../../core/services.ts';
 import type { Config } from '../../core/config.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { writeEntry } from './entry-writer.ts';
-import { FileWriterThread } from './file-writer.ts';
+import { FileWriters } from './file-writer.ts';
 import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
 import { fileIdentity } from './block-reader.ts';
@@ -130,7 +130,7 @@ export class CellImporter {
       const odata = await readOData(zip, snapshot, cellId);
       const { davRoot } = staged;
       const pool = new TaskPool(extractConcurrency);
-      const files = new FileWriterThread();
+      const files = new FileWriters();
       const flush = new BackgroundFlush(staged.dir);
       const onBytes = (bytes: number) => {
         progress.add(bytes);
@@ -170,8 +170,8 @@ export class CellImporter {
   }
 
   /** One file entry to disk, held against its line in 00_checksums.json, or else its CRC-32. */
-  async #writeFile(zip: ZipFile, entry: Entry, target: string, files: FileWriterThread, checksums: ChecksumTable | undefined, onBytes: (bytes: number) => void, rewrite?: (data: Buffer) => Buffer): Promise<void> {
-    requireListed(entry.fileName, checksums);
-    checkFileDigest(entry, await writeEntry(zip, entry, target, files, onBytes, rewrite), checksums);
+  async #writeFile(zip: ZipFile, entry: Entry, target: string, files: FileWriters, checksums: ChecksumTable | undefined, onBytes: (bytes: number) => void, rewrite?: (data: Buffer) => Buffer): Promise<void> {
+    const slot = requireListed(entry.fileName, checksums);
+    checkFileDigest(entry, await writeEntry(zip, entry, target, files, onBytes, checksums ? 'sha256' : 'crc32', rewrite), checksums, slot);
   }
 }

@@ -106,7 +106,16 @@ export class ChecksumTable {
 
   /** Whether `name` is listed with this size and this SHA-256 (raw bytes). */
   matches(name: string, size: number, sha256: Buffer): boolean {
-    const slot = this.#keys.slotOf(nameKey(name));
+    return this.slotMatches(this.slotOf(name), size, sha256);
+  }
+
+  /** The slot of `name`'s line, or -1 when it is not listed. */
+  slotOf(name: string): number {
+    return this.#keys.slotOf(nameKey(name));
+  }
+
+  /** Whether the line in `slot` (from slotOf) holds this size and this SHA-256. */
+  slotMatches(slot: number, size: number, sha256: Buffer): boolean {
     if (slot === -1 || !this.#valid[slot] || this.#sizes[slot] !== size) return false;
     return Buffer.from(this.#digests.buffer, slot * 32, 32).equals(sha256);
   }

@@ -183,15 +183,19 @@ export function withRoleIds(data: Buffer, roleIds: Map<string, string>): Buffer 
 }
 
 /** Refuses a file entry 00_checksums.json does not list, before its data is read. */
-export function requireListed(name: string, checksums: ChecksumTable | undefined): void {
-  if (checksums && !checksums.has(name)) throw personiumError('PR400-SN-0005', name);
+/** The slot of a file's line in 00_checksums.json, which it must have when there is a list (-1 without one). */
+export function requireListed(name: string, checksums: ChecksumTable | undefined): number {
+  if (!checksums) return -1;
+  const slot = checksums.slotOf(name);
+  if (slot === -1) throw personiumError('PR400-SN-0005', name);
+  return slot;
 }
 
-/** What a file entry expanded to, held against its line in 00_checksums.json, or else its CRC-32. */
-export function checkFileDigest(entry: Entry, written: Written, checksums: ChecksumTable | undefined): void {
+/** What a file entry expanded to, held against its line in 00_checksums.json (`slot`, from requireListed), or else its CRC-32. */
+export function checkFileDigest(entry: Entry, written: Written, checksums: ChecksumTable | undefined, slot: number): void {
   if (!checksums) {
     if (written.crc32 !== entry.crc32) throw crcMismatch(entry);
-  } else if (!checksums.matches(entry.fileName, written.size, written.sha256)) {
+  } else if (!written.sha256 || !checksums.slotMatches(slot, written.size, written.sha256)) {
     throw personiumError('PR400-SN-0005', entry.fileName);
   }
 }

@@ -59,8 +59,8 @@ export async function verifySnapshot(file: string, limits: ImportLimits): Promis
         const ownerIds = pmetaOwnerIds(below, odata);
         if (ownerIds) await readOwnerPmeta(zip, entry, snapshot.checksums, ownerIds);
         else {
-          requireListed(name, snapshot.checksums);
-          checkFileDigest(entry, await digestEntry(zip, entry), snapshot.checksums);
+          const slot = requireListed(name, snapshot.checksums);
+          checkFileDigest(entry, await digestEntry(zip, entry), snapshot.checksums, slot);
         }
         findings.filesChecked += 1;
       }

@@ -1,0 +1,2 @@
+export declare class DamagedEntryError extends Error {}
+export declare function inflateEntry(raw: Uint8Array, size: number): Buffer;
