@@ -15,6 +15,7 @@ import { Low } from 'lowdb';
 import type { IdentityRecords } from './cell-identity.ts';
 import { confine } from './confine.ts';
 import { removeTree } from './remove-tree.ts';
+import { markTopFolder } from './top-folder.ts';
 import { DurableJsonFile, writeFileDurably } from './json-file.ts';
 import { newContentId, type CellRecord } from './store.ts';
 
@@ -118,6 +119,8 @@ export class CellContents {
    */
   async stage(cellId: string): Promise<StagedContent> {
     const contentId = newContentId();
+    // Marked at each import rather than at creation: cells made before the mark existed get it too.
+    await markTopFolder(this.cellDir(cellId));
     const dir = confine(this.cellDir(cellId), contentId);
     await markImportStaging(dir);
     const davRoot = path.join(dir, davFolder);
