@@ -59,6 +59,12 @@ const failingAfter202: Array<[string, () => Buffer, ReturnType<typeof errorBody>
   ['content not matching its checksum', () => buildZip(snapshotEntries({ checksums: (sums) => { sums['20_webdav/oldbox/hello.txt/content']!.sha256 = '0'.repeat(64); } })), errorBody('PR400-SN-0005', ['20_webdav/oldbox/hello.txt/content'])],
   ['a small deflated file that expands past its declared size', () => change((entries) => entries.map((entry) => entry.name === '20_webdav/__/top.txt/content' ? { ...entry, data: 'top'.repeat(100), deflate: true, declaredSize: 299 } : entry)), errorBody('PR400-SN-0006', ['20_webdav/__/top.txt/content: expands to more than its declared 299 bytes'])],
   ['a small deflated file that expands to less than its declared size', () => change((entries) => entries.map((entry) => entry.name === '20_webdav/__/top.txt/content' ? { ...entry, data: 'top'.repeat(100), deflate: true, declaredSize: 301 } : entry)), errorBody('PR400-SN-0006', ['20_webdav/__/top.txt/content: expands to 300 bytes, not the declared 301'])],
+  ['a local file header without its signature', () => {
+    const zip = buildZip(snapshotEntries());
+    // The first copy of the name is the local header's; its signature is 30 bytes before it.
+    zip.write('XXXX', zip.indexOf('20_webdav/__/top.txt/content') - 30, 'latin1');
+    return zip;
+  }, errorBody('PR400-SN-0006', ['20_webdav/__/top.txt/content: invalid local file header signature: 0x58585858'])],
   ['a file missing from the checksum list', () => buildZip(snapshotEntries({ checksums: (sums) => { delete sums['20_webdav/__/top.txt/content']; } })), errorBody('PR400-SN-0005', ['20_webdav/__/top.txt/content'])],
 ];
 
@@ -96,6 +102,18 @@ test('an entry whose real size exceeds its declared size fails the import as dam
   t.is(status.status, 'import failed');
   t.is(status.message.code, 'PR400-SN-0006');
   t.regex(status.message.message.value, /20_webdav\/__\/top\.txt\/content/);
+});
+
+test('files whose local headers carry a longer extra field than the central directory import byte for byte', async (t) => {
+  const unit = await unitWithCell();
+  t.teardown(() => unit.stop());
+  // Info-ZIP writes local extra fields the central directory lacks; the data starts after them.
+  const extra = Buffer.concat([Buffer.from([0x55, 0x54, 9, 0, 3]), Buffer.alloc(8, 1)]);
+  await upload(unit, 'extras', change((entries) => entries.map((entry) => entry.name.endsWith('/content') ? { ...entry, localExtra: extra } : entry)));
+  t.is((await startImport(unit, 'extras')).statusCode, 202);
+  t.deepEqual(await importStatus(unit), { status: 'ready' });
+  t.is((await unit.as({ method: 'GET', url: '/cell1/__/top.txt' })).payload, 'top');
+  t.is((await unit.as({ method: 'GET', url: '/cell1/box1/hello.txt' })).payload, 'hello');
 });
 
 test('the import body is checked: JSON, Name present and well-formed, zip present', async (t) => {

@@ -47,13 +47,35 @@ async function withBuffer<T>(use: (memory: Buffer) => Promise<T>): Promise<T> {
   }
 }
 
-/** The entry's raw bytes, in `memory`: as stored, or deflated. */
+const localHeaderBytes = 30;
+const localHeaderSignature = 0x04034b50;
+
+/**
+ * The entry's raw bytes, in `memory`: as stored, or deflated. A local header's name and extra
+ * field are nearly always as long as the central directory's, so one read brings the header and
+ * the data together; when they are not, the header is read first, as yauzl reads it.
+ */
 async function readRaw(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Buffer> {
+  const guess = localHeaderBytes + entry.fileNameLength + entry.extraFieldLength + entry.compressedSize;
+  if (guess <= memory.length) {
+    const span = memory.subarray(0, guess);
+    const bytesRead = await readAt(zip, span, entry.relativeOffsetOfLocalHeader).catch((error: Error) => { throw damaged(entry, error.message); });
+    if (bytesRead >= localHeaderBytes) {
+      const signature = span.readUInt32LE(0);
+      if (signature !== localHeaderSignature) throw damaged(entry, `invalid local file header signature: 0x${signature.toString(16)}`);
+      const start = localHeaderBytes + span.readUInt16LE(26) + span.readUInt16LE(28);
+      if (start + entry.compressedSize <= bytesRead) return storedSizeHeld(entry, span.subarray(start, start + entry.compressedSize));
+    }
+  }
   const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true }).catch((error: Error) => { throw damaged(entry, error.message); });
   const raw = memory.subarray(0, entry.compressedSize);
   // Served from the cached block it is in (block-reader.ts).
   const bytesRead = await readAt(zip, raw, fileDataStart).catch((error: Error) => { throw damaged(entry, error.message); });
   if (bytesRead !== raw.length) throw damaged(entry, 'the zip ends inside the entry');
+  return storedSizeHeld(entry, raw);
+}
+
+function storedSizeHeld(entry: Entry, raw: Buffer): Buffer {
   if (entry.compressionMethod === 0 && raw.length !== entry.uncompressedSize) throw damaged(entry, `stored size ${raw.length} is not the declared ${entry.uncompressedSize}`);
   return raw;
 }

@@ -17,6 +17,8 @@ export interface ZipEntrySpec {
   method?: number;
   /** Declared uncompressed size, when it should lie. */
   declaredSize?: number;
+  /** An extra field in the local header only (the central directory's stays empty). */
+  localExtra?: Buffer;
 }
 
 export function buildZip(specs: ZipEntrySpec[]): Buffer {
@@ -42,6 +44,8 @@ export function buildZip(specs: ZipEntrySpec[]): Buffer {
     local.writeUInt32LE(stored.length, 18);
     local.writeUInt32LE(size, 22);
     local.writeUInt16LE(name.length, 26);
+    const localExtra = spec.localExtra ?? Buffer.alloc(0);
+    local.writeUInt16LE(localExtra.length, 28);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(0x0314, 4);
@@ -55,9 +59,9 @@ export function buildZip(specs: ZipEntrySpec[]): Buffer {
     const mode = spec.mode ?? (spec.name.endsWith('/') ? 0o40755 : 0o100644);
     central.writeUInt32LE(mode * 0x10000 + (spec.name.endsWith('/') ? 0x10 : 0), 38);
     central.writeUInt32LE(offset, 42);
-    locals.push(local, name, stored);
+    locals.push(local, name, localExtra, stored);
     centrals.push(central, name);
-    offset += local.length + name.length + stored.length;
+    offset += local.length + name.length + localExtra.length + stored.length;
   }
   const directory = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
