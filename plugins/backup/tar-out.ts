@@ -1,15 +1,18 @@
 // The tar side of a unit backup: entries go into a tar-stream pack whose bytes are written to the
-// response with backpressure, every file hashed with SHA-256 as it streams, and each entry's line
-// spooled to a manifest file on disk (memory stays flat whatever the number of entries).
-import { createHash } from 'node:crypto';
+// response with backpressure, every file hashed with SHA-256 on a thread of its own as it streams
+// (core/hash-thread.ts: the hash overlaps the reads and the sending), and each entry's line
+// spooled to a manifest file on disk once its digest is known (memory stays flat whatever the
+// number of entries).
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import tar from 'tar-stream';
 import { manifestLine, manifestName, type ManifestEntry, type ManifestHeader, type ManifestTrailer } from '../../core/backup-layout.ts';
+import { HashThread } from '../../core/hash-thread.ts';
 
 const chunkBytes = 1024 * 1024;
 const responseQueueBytes = 8 * chunkBytes;
+const spoolBatchChars = 64 * 1024;
 
 type Sink = ReturnType<tar.Pack['entry']>;
 
@@ -20,6 +23,10 @@ export class TarOut {
   readonly #pack = tar.pack({ highWaterMark: 4 * chunkBytes });
   readonly #spool: WriteStream;
   readonly #sent: Promise<void>;
+  readonly #hasher = new HashThread({ held: true });
+  /** The manifest lines written so far, in archive order, each once its digest came. */
+  #recorded: Promise<void> = Promise.resolve();
+  #lines = '';
   #entries = 0;
   #bytes = 0;
   #queued = 0;
@@ -37,6 +44,7 @@ export class TarOut {
     // When sending stops early the pack is destroyed, which fails the entry being written.
     this.#sent = this.#send().catch((error: unknown) => {
       this.#pack.destroy(error as Error);
+      void this.#hasher.close();
       throw error;
     });
     this.#sent.catch(() => {});
@@ -48,7 +56,10 @@ export class TarOut {
       // Bytes not yet handed to the socket are counted by their write callbacks: the pack goes on
       // as soon as the queue is half flushed, rather than waiting for it to empty ('drain').
       this.#queued += chunk.length;
+      // File bytes are views of the hashing ring, free for new reads once the socket has them.
+      const held = this.#hasher.holds(chunk);
       this.res.write(chunk, () => {
+        if (held) this.#hasher.release(chunk.length);
         this.#queued -= chunk.length;
         if (this.#queued <= responseQueueBytes / 2) this.#wake?.();
       });
@@ -64,29 +75,48 @@ export class TarOut {
   async directory(name: string, mtime: Date): Promise<void> {
     const { done } = this.#entry({ name, type: 'directory', mode: 0o755, mtime });
     await done;
-    await this.#record({ name, type: 'directory', size: 0, mtime: seconds(mtime) });
+    this.#record({ name, type: 'directory', size: 0, mtime: seconds(mtime) });
   }
 
-  /** A small entry whose bytes are in memory (the registry, small files read in one go). */
+  /** A small entry whose bytes are in memory (the registry). */
   async buffer(name: string, data: Buffer, mtime: Date, mode = 0o600): Promise<void> {
-    const { sink, done } = this.#entry({ name, type: 'file', size: data.length, mode, mtime });
-    sink.end(data);
-    await done;
-    await this.#record({ name, type: 'file', size: data.length, sha256: createHash('sha256').update(data).digest('hex'), mtime: seconds(mtime) });
+    await this.smallFile(name, (view, offset) => { data.copy(view, 0, offset, offset + view.length); }, data.length, mtime, mode);
   }
 
   /**
-   * An open file of `size` bytes, streamed from its start with the next chunk read while this one
-   * is sent; a file that becomes shorter under the reader fails the backup.
+   * An entry of `size` bytes that `fill` writes, synchronously, into views of the hashing ring
+   * (each from `offset` of the entry): small files are read in one call or two.
+   */
+  async smallFile(name: string, fill: (view: Buffer, offset: number) => void, size: number, mtime: Date, mode: number): Promise<void> {
+    const { sink, done } = this.#entry({ name, type: 'file', size, mode: mode & 0o777, mtime });
+    for (let offset = 0; offset < size;) {
+      const view = await this.#hasher.claim(size - offset);
+      fill(view, offset);
+      this.#hasher.hash(view);
+      offset += view.length;
+      if (!sink.write(view)) await this.#drained(sink);
+    }
+    const sha256 = this.#hasher.digest();
+    endSink(sink);
+    await done;
+    this.#record({ name, type: 'file', size, mtime: seconds(mtime) }, sha256);
+  }
+
+  /**
+   * An open file of `size` bytes, streamed from its start into views of the hashing ring, with
+   * the next chunk read while this one is sent; a file that becomes shorter under the reader
+   * fails the backup.
    */
   async file(name: string, read: PositionedRead, size: number, mtime: Date, mode: number): Promise<void> {
     const { sink, done } = this.#entry({ name, type: 'file', size, mode: mode & 0o777, mtime });
-    const hash = createHash('sha256');
     const readAt = async (position: number): Promise<Buffer> => {
-      const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, size - position));
-      const bytesRead = await read(chunk, position);
-      if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
-      return bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
+      const view = await this.#hasher.claim(Math.min(chunkBytes, size - position));
+      for (let filled = 0; filled < view.length;) {
+        const bytesRead = await read(view.subarray(filled), position + filled);
+        if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
+        filled += bytesRead;
+      }
+      return view;
     };
     let position = 0;
     let next = size > 0 ? readAt(0) : undefined;
@@ -97,17 +127,21 @@ export class TarOut {
       next = position < size ? readAt(position) : undefined;
       // A read ahead that the loop leaves behind (the backup stopped) must not go unheard.
       next?.catch(() => {});
-      hash.update(data);
+      this.#hasher.hash(data);
       if (!sink.write(data)) await this.#drained(sink);
     }
+    const sha256 = this.#hasher.digest();
     endSink(sink);
     await done;
-    await this.#record({ name, type: 'file', size, sha256: hash.digest('hex'), mtime: seconds(mtime) });
+    this.#record({ name, type: 'file', size, mtime: seconds(mtime) }, sha256);
   }
 
   /** Writes the manifest as the last entry and ends the archive. */
   async finish(): Promise<ManifestTrailer> {
     const trailer: ManifestTrailer = { entries: this.#entries, bytes: this.#bytes };
+    await this.#recorded;
+    await this.#flushLines();
+    await this.#hasher.close();
     this.#spool.end(`${JSON.stringify(trailer)}\n`);
     await once(this.#spool, 'close');
     const size = this.#spool.bytesWritten;
@@ -127,12 +161,29 @@ export class TarOut {
   abort(error: Error): void {
     this.#pack.destroy(error);
     this.#spool.destroy();
+    void this.#hasher.close();
   }
 
-  async #record(entry: ManifestEntry): Promise<void> {
+  /**
+   * Counts the entry now; its line follows the earlier ones once `sha256` (files) is known. Lines
+   * go to the spool in batches of about 64 KiB (a write each would cost more than the line).
+   */
+  #record(entry: ManifestEntry, sha256?: Promise<string>): void {
     this.#entries += 1;
     this.#bytes += entry.size;
-    if (!this.#spool.write(manifestLine(entry))) await once(this.#spool, 'drain');
+    this.#recorded = this.#recorded.then(async () => {
+      this.#lines += manifestLine(sha256 ? { ...entry, sha256: await sha256 } : entry);
+      if (this.#lines.length >= spoolBatchChars) await this.#flushLines();
+    });
+    // A failure is met by finish(); a backup stopped earlier never gets there.
+    this.#recorded.catch(() => {});
+    sha256?.catch(() => {});
+  }
+
+  async #flushLines(): Promise<void> {
+    const lines = this.#lines;
+    this.#lines = '';
+    if (!this.#spool.write(lines)) await once(this.#spool, 'drain');
   }
 
   async #drained(sink: Sink): Promise<void> {

@@ -132,14 +132,13 @@ export class UnitBackupReader {
       const info = fstatSync(fd);
       const mode = options.mode ?? info.mode;
       if (info.size <= smallFileBytes) {
-        const data = Buffer.allocUnsafe(info.size);
-        let filled = 0;
-        while (filled < info.size) {
-          const bytesRead = readSync(fd, data, filled, info.size - filled, filled);
-          if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
-          filled += bytesRead;
-        }
-        await this.out.buffer(name, data, info.mtime, mode);
+        await this.out.smallFile(name, (view, offset) => {
+          for (let filled = 0; filled < view.length;) {
+            const bytesRead = readSync(fd, view, filled, view.length - filled, offset + filled);
+            if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
+            filled += bytesRead;
+          }
+        }, info.size, info.mtime, mode);
       } else {
         await this.out.file(name, async (buffer, position) => (await readAsync(fd, buffer, 0, buffer.length, position)).bytesRead, info.size, info.mtime, mode);
       }
