@@ -2,7 +2,7 @@
 // order: a range of the shared ring to hash, or the end of a stream, whose SHA-256 it writes into
 // the shared results. Shared counters tell the main thread how far it got (bytes hashed, commands
 // done, digests written) without a message each: at one message per small file, messages cost
-// more than the hashing. Plain JavaScript, so that it starts without a loader.
+// more than the hashing. It wakes a main thread waiting for room; digests are looked for. Plain JavaScript, so that it starts without a loader.
 import { createHash } from 'node:crypto';
 import { workerData } from 'node:worker_threads';
 
@@ -30,7 +30,6 @@ for (;;) {
       hash = createHash('sha256');
       digests = (digests + 1) | 0;
       Atomics.store(control, counter.digests, digests);
-      Atomics.notify(control, counter.digests);
     } else {
       hash.update(ring.subarray(offset, offset + length));
       Atomics.add(control, counter.hashed, length);

@@ -3,16 +3,15 @@
 // (core/hash-thread.ts: the hash overlaps the reads and the sending), and each entry's line
 // spooled to a manifest file on disk once its digest is known (memory stays flat whatever the
 // number of entries).
-import { once } from 'node:events';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import tar from 'tar-stream';
-import { manifestLine, manifestName, type ManifestEntry, type ManifestHeader, type ManifestTrailer } from '../../core/backup-layout.ts';
+import { manifestName, type ManifestEntry, type ManifestHeader, type ManifestTrailer } from '../../core/backup-layout.ts';
 import { HashThread } from '../../core/hash-thread.ts';
+import { ManifestSpool } from '../../core/manifest-spool.ts';
 
 const chunkBytes = 1024 * 1024;
 const responseQueueBytes = 8 * chunkBytes;
-const spoolBatchChars = 64 * 1024;
 
 type Sink = ReturnType<tar.Pack['entry']>;
 
@@ -21,12 +20,9 @@ export type PositionedRead = (buffer: Buffer, position: number) => Promise<numbe
 
 export class TarOut {
   readonly #pack = tar.pack({ highWaterMark: 4 * chunkBytes });
-  readonly #spool: WriteStream;
+  readonly #spool: ManifestSpool;
   readonly #sent: Promise<void>;
   readonly #hasher = new HashThread({ held: true });
-  /** The manifest lines written so far, in archive order, each once its digest came. */
-  #recorded: Promise<void> = Promise.resolve();
-  #lines = '';
   #entries = 0;
   #bytes = 0;
   #queued = 0;
@@ -37,9 +33,8 @@ export class TarOut {
   constructor(private readonly res: ServerResponse, private readonly spoolFile: string, header: ManifestHeader, private readonly signal: AbortSignal) {
     // Failures reach the caller through the entry callbacks; an unheard 'error' event would throw.
     this.#pack.on('error', () => {});
-    this.#spool = createWriteStream(spoolFile, { mode: 0o600 });
-    this.#spool.on('error', () => {});
-    this.#spool.write(`${JSON.stringify(header)}\n`);
+    this.#spool = new ManifestSpool(spoolFile);
+    this.#spool.line(`${JSON.stringify(header)}\n`);
     res.once('close', () => this.#wake?.());
     // When sending stops early the pack is destroyed, which fails the entry being written.
     this.#sent = this.#send().catch((error: unknown) => {
@@ -139,12 +134,8 @@ export class TarOut {
   /** Writes the manifest as the last entry and ends the archive. */
   async finish(): Promise<ManifestTrailer> {
     const trailer: ManifestTrailer = { entries: this.#entries, bytes: this.#bytes };
-    await this.#recorded;
-    await this.#flushLines();
+    const size = await this.#spool.end(`${JSON.stringify(trailer)}\n`);
     await this.#hasher.close();
-    this.#spool.end(`${JSON.stringify(trailer)}\n`);
-    await once(this.#spool, 'close');
-    const size = this.#spool.bytesWritten;
     const { sink, done } = this.#entry({ name: manifestName, type: 'file', size, mode: 0o644, mtime: new Date() });
     const source = createReadStream(this.spoolFile, { highWaterMark: chunkBytes });
     for await (const chunk of source as AsyncIterable<Buffer>) {
@@ -164,26 +155,11 @@ export class TarOut {
     void this.#hasher.close();
   }
 
-  /**
-   * Counts the entry now; its line follows the earlier ones once `sha256` (files) is known. Lines
-   * go to the spool in batches of about 64 KiB (a write each would cost more than the line).
-   */
+  /** Counts the entry now; its line follows the earlier ones once `sha256` (files) is known. */
   #record(entry: ManifestEntry, sha256?: Promise<string>): void {
     this.#entries += 1;
     this.#bytes += entry.size;
-    this.#recorded = this.#recorded.then(async () => {
-      this.#lines += manifestLine(sha256 ? { ...entry, sha256: await sha256 } : entry);
-      if (this.#lines.length >= spoolBatchChars) await this.#flushLines();
-    });
-    // A failure is met by finish(); a backup stopped earlier never gets there.
-    this.#recorded.catch(() => {});
-    sha256?.catch(() => {});
-  }
-
-  async #flushLines(): Promise<void> {
-    const lines = this.#lines;
-    this.#lines = '';
-    if (!this.#spool.write(lines)) await once(this.#spool, 'drain');
+    this.#spool.record(entry, sha256);
   }
 
   async #drained(sink: Sink): Promise<void> {

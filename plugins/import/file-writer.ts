@@ -18,6 +18,14 @@ interface Request {
   target: string;
   /** A copy the thread takes over; absent for a folder. */
   data?: Uint8Array;
+  mode?: number;
+  mtimeMs?: number;
+}
+
+/** A new file's or folder's mode (0o600 for files, the process's default for folders) and a file's time. */
+export interface WriteOptions {
+  mode?: number;
+  mtime?: Date;
 }
 
 interface Answer {
@@ -68,13 +76,13 @@ export class FileWriterThread {
   }
 
   /** Creates `target` ('wx') with a copy of `data`; its folder is made when missing. */
-  async write(target: string, data: Buffer): Promise<void> {
+  async write(target: string, data: Buffer, options: WriteOptions = {}): Promise<void> {
     // A copy, made before this returns: `data` may be a view into a buffer the caller reuses.
     const size = bufferSizeFor(data.length);
     const copy = new Uint8Array(this.#spares.get(size)?.pop() ?? new ArrayBuffer(size), 0, data.length);
     copy.set(data);
     this.#transfers.push(copy.buffer);
-    await this.#send(target, copy);
+    await this.#send(target, copy, options);
   }
 
   /** Spare buffers now held, in bytes. */
@@ -84,8 +92,8 @@ export class FileWriterThread {
     return bytes;
   }
 
-  async mkdir(target: string): Promise<void> {
-    await this.#send(target, undefined);
+  async mkdir(target: string, options: WriteOptions = {}): Promise<void> {
+    await this.#send(target, undefined, options);
   }
 
   /** Ends the thread; requests still waiting fail. */
@@ -94,11 +102,14 @@ export class FileWriterThread {
     await this.#worker.terminate();
   }
 
-  #send(target: string, data: Uint8Array | undefined): Promise<void> {
+  #send(target: string, data: Uint8Array | undefined, options: WriteOptions): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     const done = new Promise<void>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
-    this.#batch.push(data === undefined ? { id, target } : { id, target, data });
+    const request: Request = data === undefined ? { id, target } : { id, target, data };
+    if (options.mode !== undefined) request.mode = options.mode;
+    if (options.mtime !== undefined) request.mtimeMs = options.mtime.getTime();
+    this.#batch.push(request);
     if (this.#batch.length >= batchFiles) this.#post();
     else if (!this.#flushing) {
       this.#flushing = true;
