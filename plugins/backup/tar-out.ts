@@ -12,6 +12,7 @@ import { ManifestSpool } from '../../core/manifest-spool.ts';
 
 const chunkBytes = 1024 * 1024;
 const responseQueueBytes = 8 * chunkBytes;
+const batchBytes = 64 * 1024;
 
 type Sink = ReturnType<tar.Pack['entry']>;
 
@@ -26,6 +27,11 @@ export class TarOut {
   #entries = 0;
   #bytes = 0;
   #queued = 0;
+  #batch: Buffer | undefined;
+  #batched = 0;
+  /** Bytes of the hashing ring copied into the batch, given back once it is sent. */
+  #batchHeld = 0;
+  #batchFlush: NodeJS.Immediate | undefined;
   #wake: (() => void) | undefined;
   /** Bytes of tar written to the response so far. */
   tarBytes = 0;
@@ -45,26 +51,63 @@ export class TarOut {
     this.#sent.catch(() => {});
   }
 
+  /**
+   * The pack's chunks go to the response, small ones (headers, paddings, small files) gathered
+   * into one write of up to 64 KiB: each write is a chunk of the chunked answer, which the
+   * client's HTTP parser hands over one by one (three per small file otherwise).
+   */
   async #send(): Promise<void> {
     for await (const chunk of this.#pack as AsyncIterable<Buffer>) {
       this.tarBytes += chunk.length;
-      // Bytes not yet handed to the socket are counted by their write callbacks: the pack goes on
-      // as soon as the queue is half flushed, rather than waiting for it to empty ('drain').
-      this.#queued += chunk.length;
       // File bytes are views of the hashing ring, free for new reads once the socket has them.
-      const held = this.#hasher.holds(chunk);
-      this.res.write(chunk, () => {
-        if (held) this.#hasher.release(chunk.length);
-        this.#queued -= chunk.length;
-        if (this.#queued <= responseQueueBytes / 2) this.#wake?.();
-      });
+      const held = this.#hasher.holds(chunk) ? chunk.length : 0;
+      if (chunk.length >= batchBytes) {
+        this.#writeBatch();
+        this.#write(chunk, held);
+      } else {
+        if (this.#batched + chunk.length > batchBytes) this.#writeBatch();
+        this.#batch ??= Buffer.allocUnsafe(batchBytes);
+        chunk.copy(this.#batch, this.#batched);
+        this.#batched += chunk.length;
+        this.#batchHeld += held;
+        // What the pack gives within one turn of the event loop goes out at its end.
+        if (!this.#batchFlush) this.#batchFlush = setImmediate(() => this.#writeBatch());
+      }
       if (this.#queued > responseQueueBytes && !this.res.destroyed) {
+        this.#writeBatch();
         await new Promise<void>((resolve) => {
           this.#wake = () => { this.#wake = undefined; resolve(); };
         });
       }
       if (this.res.destroyed) throw new Error('the client went away');
     }
+    this.#writeBatch();
+  }
+
+  #writeBatch(): void {
+    if (this.#batchFlush) clearImmediate(this.#batchFlush);
+    this.#batchFlush = undefined;
+    if (!this.#batch || this.#batched === 0 || this.res.destroyed) return;
+    this.#write(this.#batch.subarray(0, this.#batched), this.#batchHeld);
+    this.#batch = undefined;
+    this.#batched = 0;
+    this.#batchHeld = 0;
+  }
+
+  /**
+   * Bytes not yet handed to the socket are counted by their write callbacks (which come in the
+   * order of the writes, so the ring's bytes are given back in the order they were claimed): the
+   * pack goes on as soon as the queue is half flushed, rather than waiting for it to empty.
+   */
+  #write(data: Buffer, heldBytes: number): void {
+    // An answer ended early (the unit stopped the backup) takes nothing more.
+    if (this.res.writableEnded) return;
+    this.#queued += data.length;
+    this.res.write(data, () => {
+      if (heldBytes > 0) this.#hasher.release(heldBytes);
+      this.#queued -= data.length;
+      if (this.#queued <= responseQueueBytes / 2) this.#wake?.();
+    });
   }
 
   async directory(name: string, mtime: Date): Promise<void> {
@@ -150,6 +193,9 @@ export class TarOut {
 
   /** Stops the archive where it is: the response is cut, so no client takes it for whole. */
   abort(error: Error): void {
+    if (this.#batchFlush) clearImmediate(this.#batchFlush);
+    this.#batch = undefined;
+    this.#batched = 0;
     this.#pack.destroy(error);
     this.#spool.destroy();
     void this.#hasher.close();
