@@ -9,7 +9,8 @@
 import { Worker } from 'node:worker_threads';
 import { repositoryFile } from './repository-files.ts';
 
-const ringBytes = 8 * 1024 * 1024;
+/** The shared ring: what may be read but not yet hashed (or, held, not yet sent). */
+export const ringBytes = 16 * 1024 * 1024;
 /** Commands the queue holds (ranges to hash, ends of streams), and digests not yet read. */
 const slots = 16384;
 const counter = { hashed: 0, posted: 1, done: 2, digests: 3, sleeping: 4 };
@@ -24,8 +25,8 @@ const waitMs = 1000;
  * (or every few milliseconds while digests are due): a wake is a system call and a switch of
  * threads, which cost more than the hash of a small file.
  */
-const wakeCommands = 256;
-const wakeBytes = 1024 * 1024;
+const wakeCommands = 1024;
+const wakeBytes = 2 * 1024 * 1024;
 const digestPollMs = 5;
 
 type WaitAsync = (array: Int32Array, index: number, value: number, timeout: number) => { async: boolean; value: Promise<string> | string };

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import test from 'ava';
-import { HashThread } from '../core/hash-thread.ts';
+import { HashThread, ringBytes } from '../core/hash-thread.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -46,7 +46,7 @@ test('a held ring gives a claim no room until the sender releases the bytes it s
   const hasher = new HashThread({ held: true });
   t.teardown(() => hasher.close());
   const views: Buffer[] = [];
-  for (let claimed = 0; claimed < 8 * 1024 * 1024;) {
+  for (let claimed = 0; claimed < ringBytes;) {
     const view = await hasher.claim(1024 * 1024);
     view.fill(claimed % 251);
     hasher.hash(view);

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -148,4 +149,22 @@ test('a backup stops, saying why, when a write in the held cell does not end in 
   t.is(unit.server.cellar.holds.holderOf(id), undefined, 'the cell is let go');
   upload.end(Buffer.alloc(99_000));
   t.is(await answered, 201, 'the slow write ends normally');
+});
+
+test('files larger than the backup reads at once come out whole, each held to its SHA-256 with --verify', async (t) => {
+  t.timeout(120_000);
+  const unit = await startUnit({ unitUrl: '' });
+  t.teardown(() => unit.stop());
+  await unit.listen();
+  await unit.createCell('cell1');
+  const bodies = [randomBytes(20 * 1024 * 1024 + 17), randomBytes(3 * 1024 * 1024)];
+  for (const [index, body] of bodies.entries()) {
+    const res = await fetch(`${unit.url}/cell1/__/big${index}.bin`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, body });
+    t.is(res.status, 201);
+  }
+  const dir = await folder(t, 'cellar-backup-big-');
+  const saved = await cellar(unit, ['-q', 'unit', 'backup', 'unit.tar', '--verify'], { cwd: dir });
+  t.is(saved.code, 0, saved.stderr);
+  const manifest = (await readFile(path.join(dir, 'unit.tar'), 'latin1'));
+  for (const body of bodies) t.true(manifest.includes(`"size":${body.length},"sha256":"${createHash('sha256').update(body).digest('hex')}"`));
 });

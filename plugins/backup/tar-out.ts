@@ -13,6 +13,8 @@ import { ManifestSpool } from '../../core/manifest-spool.ts';
 const chunkBytes = 1024 * 1024;
 const responseQueueBytes = 8 * chunkBytes;
 const batchBytes = 64 * 1024;
+/** Chunks of a large file being read at once. */
+const readAheadChunks = 4;
 
 type Sink = ReturnType<tar.Pack['entry']>;
 
@@ -142,13 +144,12 @@ export class TarOut {
 
   /**
    * An open file of `size` bytes, streamed from its start into views of the hashing ring, with
-   * the next chunk read while this one is sent; a file that becomes shorter under the reader
-   * fails the backup.
+   * the next chunks read (through the thread pool) while this one is sent; a file that becomes
+   * shorter under the reader fails the backup.
    */
   async file(name: string, read: PositionedRead, size: number, mtime: Date, mode: number): Promise<void> {
     const { sink, done } = this.#entry({ name, type: 'file', size, mode: mode & 0o777, mtime });
-    const readAt = async (position: number): Promise<Buffer> => {
-      const view = await this.#hasher.claim(Math.min(chunkBytes, size - position));
+    const fill = async (view: Buffer, position: number): Promise<Buffer> => {
       for (let filled = 0; filled < view.length;) {
         const bytesRead = await read(view.subarray(filled), position + filled);
         if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
@@ -156,16 +157,25 @@ export class TarOut {
       }
       return view;
     };
-    let position = 0;
-    let next = size > 0 ? readAt(0) : undefined;
-    while (next) {
+    const reads: Array<Promise<Buffer>> = [];
+    let claimed = 0;
+    const readAhead = async () => {
+      while (reads.length < readAheadChunks && claimed < size) {
+        const view = await this.#hasher.claim(Math.min(chunkBytes, size - claimed));
+        const filled = fill(view, claimed);
+        // A read ahead that the loop leaves behind (the backup stopped) must not go unheard.
+        filled.catch(() => {});
+        reads.push(filled);
+        claimed += view.length;
+      }
+    };
+    await readAhead();
+    while (reads.length > 0) {
       this.signal.throwIfAborted();
-      const data = await next;
-      position += data.length;
-      next = position < size ? readAt(position) : undefined;
-      // A read ahead that the loop leaves behind (the backup stopped) must not go unheard.
-      next?.catch(() => {});
+      const data = await reads.shift()!;
       this.#hasher.hash(data);
+      // Reads ahead before the write, so that no 'drain' can come while this waits for room.
+      await readAhead();
       if (!sink.write(data)) await this.#drained(sink);
     }
     const sha256 = this.#hasher.digest();
