@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { repositoryFile } from './repository-files.ts';
 
 /** The shared ring: what may be read but not yet hashed (or, held, not yet sent). */
-export const ringBytes = 16 * 1024 * 1024;
+export const ringBytes = 8 * 1024 * 1024;
 /** Commands the queue holds (ranges to hash, ends of streams), and digests not yet read. */
 const slots = 16384;
 const counter = { hashed: 0, posted: 1, done: 2, digests: 3, sleeping: 4 };

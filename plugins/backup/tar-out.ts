@@ -14,7 +14,7 @@ const chunkBytes = 1024 * 1024;
 const responseQueueBytes = 8 * chunkBytes;
 const batchBytes = 64 * 1024;
 /** Chunks of a large file being read at once. */
-const readAheadChunks = 4;
+const readAheadChunks = 2;
 
 type Sink = ReturnType<tar.Pack['entry']>;
 
