@@ -52,7 +52,7 @@ type TarEntry = tar.Extract extends AsyncIterable<infer Entry> ? Entry : never;
 
 const smallFileBytes = 1024 * 1024;
 /** Bytes of a large file being written at once, while the next chunks are read and hashed. */
-const writeAheadBytes = 8 * 1024 * 1024;
+const writeAheadBytes = 4 * 1024 * 1024;
 
 /** The registry is small; a bigger one is refused rather than held in memory. */
 const maxStoreBytes = 256 * 1024 * 1024;
