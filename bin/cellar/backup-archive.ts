@@ -1,8 +1,8 @@
 // Reads a unit backup (a tar in the layout of core/backup-layout.ts) and checks every entry as it
 // streams by: its kind and name against the layout, its bytes against their SHA-256, and, once
 // the manifest (the last entry) arrives, every entry against its line. The checks are the same
-// for `unit backup` (while downloading), `unit verify` and `unit restore` (which also writes each
-// entry into a folder). The entries' own lines are spooled to disk, so memory stays flat in the
+// for `unit verify`, `unit restore` (which also writes each entry into a folder) and `unit
+// backup` while downloading (which leaves the SHA-256 out unless asked: see ReadOptions.hashes). The entries' own lines are spooled to disk, so memory stays flat in the
 // size of the unit; the names are kept to refuse duplicates and entries whose folder came later.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, utimesSync } from 'node:fs';
