@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `cellar` command: loads the TypeScript client through tsx's loader, then runs it.
-import { register } from 'tsx/esm/api';
+// The `cellar` command: runs the client compiled into dist/cellar.mjs, compiled first when that is
+// missing or older than its sources (compiled-module.mjs).
+import { repositoryModule } from './compiled-module.mjs';
 
-register();
-await import('./cellar/main.ts');
+await import((await repositoryModule('bin/cellar/main.ts', 'cellar.mjs')).href);

@@ -108,3 +108,16 @@ test('a deflated entry that expands to more or fewer bytes than declared, or not
   await files.write(path.join(dir, 'after'), Buffer.from('ok'));
   t.is(await readFile(path.join(dir, 'after'), 'utf8'), 'ok');
 });
+
+test('a write may give the file its mode and time, and a folder its mode', async (t) => {
+  const dir = await tempDir(t);
+  const files = new FileWriters();
+  t.teardown(() => files.close());
+  const mtime = new Date('2024-02-29T12:34:56.000Z');
+  await files.write(path.join(dir, 'kept', 'file'), Buffer.from('x'), { mode: 0o640, mtime });
+  await files.mkdir(path.join(dir, 'folder'), { mode: 0o750 });
+  const file = await stat(path.join(dir, 'kept', 'file'));
+  t.is(file.mode & 0o777, 0o640 & ~process.umask());
+  t.is(file.mtime.getTime(), mtime.getTime());
+  t.is((await stat(path.join(dir, 'folder'))).mode & 0o777, 0o750 & ~process.umask());
+});

@@ -122,7 +122,8 @@ function buildProgram(): Command {
   const unit = program.command('unit').description('the whole unit as one tar file: back up, verify, restore');
   unit.command('backup <file>').description('download a backup of the whole unit (cells, snapshots, registry, secrets) to FILE')
     .option('--no-snapshots', 'leave the snapshot areas out')
-    .action(withContext((context, file: string, options: { snapshots?: boolean }) => backupUnit(context, file, options)));
+    .option('--verify', "also hold every entry to its SHA-256 while downloading (otherwise to its size and place; `unit verify` checks the hashes)")
+    .action(withContext((context, file: string, options: { snapshots?: boolean; verify?: boolean }) => backupUnit(context, file, options)));
   unit.command('verify <file>').description('check a unit backup without extracting it; exit code 0 only when it would restore')
     .action(withOutput((output, file: string) => verifyUnit(output, file)));
   unit.command('restore <file>').description('restore a unit backup into an empty data directory (offline: no server may run on it)')

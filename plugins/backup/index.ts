@@ -15,7 +15,7 @@ import { methodNotAllowed, optionsRoute } from '../../core/routes.ts';
 import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 import { TarOut } from './tar-out.ts';
-import { UnitBackupReader } from './unit-backup.ts';
+import { BackupStoppedError, UnitBackupReader } from './unit-backup.ts';
 
 const route = '/__backup';
 const allow = 'OPTIONS, GET';
@@ -52,7 +52,7 @@ async function backup(request: Request, h: ResponseToolkit) {
     return response;
   }
   const res = request.raw.res;
-  res.writeHead(200, { ...commonHeaders(), ...corsHeaders(request, undefined), ...headers, Trailer: 'X-Cellar-Backup-Entries, X-Cellar-Backup-Bytes' });
+  res.writeHead(200, { ...commonHeaders(), ...corsHeaders(request, undefined), ...headers, Trailer: 'X-Cellar-Backup-Entries, X-Cellar-Backup-Bytes, X-Cellar-Backup-Error' });
   const controller = new AbortController();
   res.once('close', () => { if (!res.writableFinished) controller.abort(new Error('the client went away')); });
   const spool = path.join(os.tmpdir(), `.cellar-backup-manifest-${randomBytes(8).toString('hex')}`);
@@ -66,9 +66,13 @@ async function backup(request: Request, h: ResponseToolkit) {
       res.end();
       request.logger.info({ entries: trailer.entries, bytes: trailer.bytes, tarBytes: out.tarBytes }, 'unit backup sent');
     } catch (error) {
-      // The answer is cut short: without its manifest no client takes it for a whole backup.
+      // The answer is cut short: without its manifest no client takes it for a whole backup. When
+      // the unit stopped it, the answer ends with the reason instead of a broken connection.
       out.abort(error as Error);
-      res.destroy();
+      if (error instanceof BackupStoppedError && !res.destroyed) {
+        res.addTrailers({ 'X-Cellar-Backup-Error': error.message });
+        res.end();
+      } else res.destroy();
       request.logger.warn({ err: error }, 'unit backup stopped');
     } finally {
       await rm(spool, { force: true });

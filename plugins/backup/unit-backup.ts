@@ -13,6 +13,16 @@ import type { TarOut } from './tar-out.ts';
 
 export const backupHolder = 'unit backup';
 
+/** Why the unit stopped a backup itself; the answer ends without a manifest and says why in a trailer. */
+export class BackupStoppedError extends Error {}
+
+/**
+ * Waits of jobWriteDrainMs each for the writes under way in a held cell before the backup stops
+ * (a minute with the default): a write that never ends (a client sending a body at a trickle)
+ * would otherwise hold the cell, and the backup, forever.
+ */
+const writeWaitRounds = 12;
+
 type BackupServices = Pick<Services, 'store' | 'contents' | 'holds' | 'writes' | 'logger' | 'config'>;
 
 /** Temporaries of box writes and durable small writes: never part of a resource. */
@@ -74,8 +84,12 @@ export class UnitBackupReader {
       this.signal.throwIfAborted();
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
-    while (!(await writes.drained(id, config.jobWriteDrainMs))) {
+    for (let round = 1; !(await writes.drained(id, config.jobWriteDrainMs)); round += 1) {
       this.signal.throwIfAborted();
+      if (round >= writeWaitRounds) {
+        const name = store.getCellById(id)?.name ?? id;
+        throw new BackupStoppedError(`writes under way in cell ${name} did not end within ${(round * config.jobWriteDrainMs) / 1000} s`);
+      }
       logger.warn({ cellId: id, running: writes.running(id) }, 'unit backup waits for writes under way in the cell');
     }
     this.signal.throwIfAborted();
@@ -132,14 +146,13 @@ export class UnitBackupReader {
       const info = fstatSync(fd);
       const mode = options.mode ?? info.mode;
       if (info.size <= smallFileBytes) {
-        const data = Buffer.allocUnsafe(info.size);
-        let filled = 0;
-        while (filled < info.size) {
-          const bytesRead = readSync(fd, data, filled, info.size - filled, filled);
-          if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
-          filled += bytesRead;
-        }
-        await this.out.buffer(name, data, info.mtime, mode);
+        await this.out.smallFile(name, (view, offset) => {
+          for (let filled = 0; filled < view.length;) {
+            const bytesRead = readSync(fd, view, filled, view.length - filled, offset + filled);
+            if (bytesRead === 0) throw new Error(`${name} became shorter while it was read`);
+            filled += bytesRead;
+          }
+        }, info.size, info.mtime, mode);
       } else {
         await this.out.file(name, async (buffer, position) => (await readAsync(fd, buffer, 0, buffer.length, position)).bytesRead, info.size, info.mtime, mode);
       }

@@ -30,6 +30,14 @@ interface Request {
   deflated?: boolean;
   size?: number;
   digest?: DigestKind;
+  mode?: number;
+  mtimeMs?: number;
+}
+
+/** A new file's or folder's mode (0o600 for files, the process's default for folders) and a file's time. */
+export interface WriteOptions {
+  mode?: number;
+  mtime?: Date;
 }
 
 interface Answer {
@@ -78,6 +86,14 @@ function laneOf(folder: string, count: number): number {
   return (hash >>> 0) % count;
 }
 
+/** The request fields of `options` (absent ones left out: a message carries every key it has). */
+function fieldsOf(options: WriteOptions): RequestFields {
+  const fields: RequestFields = {};
+  if (options.mode !== undefined) fields.mode = options.mode;
+  if (options.mtime !== undefined) fields.mtimeMs = options.mtime.getTime();
+  return fields;
+}
+
 /** One writer thread and the requests gathered for it. */
 interface Lane {
   worker: Worker;
@@ -116,8 +132,8 @@ export class FileWriters {
   }
 
   /** Creates `target` ('wx') with a copy of `data`; its folder is made when missing. */
-  async write(target: string, data: Buffer): Promise<void> {
-    await this.#file(target, data, {});
+  async write(target: string, data: Buffer, options: WriteOptions = {}): Promise<void> {
+    await this.#file(target, data, fieldsOf(options));
   }
 
   /**
@@ -147,8 +163,8 @@ export class FileWriters {
   }
 
   /** Makes the folder `target` (and any missing above it). */
-  async mkdir(target: string): Promise<void> {
-    await this.#send(this.#lanes[laneOf(target, this.#lanes.length)]!, { target });
+  async mkdir(target: string, options: WriteOptions = {}): Promise<void> {
+    await this.#send(this.#lanes[laneOf(target, this.#lanes.length)]!, { target, ...fieldsOf(options) });
   }
 
   /** Ends the threads; requests still waiting fail. */

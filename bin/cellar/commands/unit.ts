@@ -1,7 +1,10 @@
 // `cellar unit backup|verify|restore`: the whole unit as one tar (GET {UnitURL}__backup). A backup
 // is downloaded into a hidden temporary file beside FILE and checked as it arrives; only once its
-// manifest has arrived and every entry matches it is the file renamed to FILE, so an interrupted
-// download never looks like a backup. verify and restore need no server.
+// manifest has arrived and every entry matches its line (name, kind, size; with --verify its
+// SHA-256 too) is the file synced and renamed to FILE, so an interrupted or damaged download never
+// looks like a backup. The server hashed every file as it read it; hashing again while
+// downloading made the command twice as slow on a machine that also runs the server, so the
+// hashes are checked by `unit verify` (and by restore). verify and restore need no server.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
@@ -10,10 +13,10 @@ import path from 'node:path';
 import { readBackup, type BackupSummary } from '../backup-archive.ts';
 import type { Context, Output } from '../context.ts';
 import { ServerError } from '../errors.ts';
-
-const batchBytes = 1024 * 1024;
 import { createCountProgress, createProgress, formatBytes } from '../progress.ts';
 import { restoreBackup, verifyBackupFile } from '../unit-restore.ts';
+
+const writeQueueBytes = 4 * 1024 * 1024;
 
 function describe(summary: BackupSummary): string {
   const secrets = summary.secrets.length ? `, secrets: ${summary.secrets.join(', ')}` : '';
@@ -26,36 +29,25 @@ function summaryJson(summary: BackupSummary, extra: Record<string, unknown>) {
   return { ...extra, created: header.created, generator: header.generator, unitUrl: header.unit_url, snapshots: header.snapshots, cells, entries, bytes, secrets };
 }
 
-export async function backupUnit(context: Context, file: string, options: { snapshots?: boolean }): Promise<void> {
+export async function backupUnit(context: Context, file: string, options: { snapshots?: boolean; verify?: boolean }): Promise<void> {
   const query = options.snapshots === false ? '?snapshots=false' : '';
   const response = await context.client.stream(context.client.url(`__backup${query}`), [200]);
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.partial-${randomBytes(6).toString('hex')}`);
   const progress = createCountProgress(context.progress, `backup ${path.basename(file)}`);
-  const out = createWriteStream(temp, { mode: 0o600 });
+  const out = createWriteStream(temp, { mode: 0o600, highWaterMark: writeQueueBytes });
   let received = 0;
-  // The socket's chunks, gathered into batches of about 1 MiB, go to the file and to the checks.
+  // The socket's chunks go to the file (the stream gathers them into large writes) and to the checks.
   async function* teed(): AsyncGenerator<Buffer> {
-    let batch: Buffer[] = [];
-    let batched = 0;
-    const flush = async () => {
-      const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-      batch = [];
-      batched = 0;
-      if (!out.write(data)) await once(out, 'drain');
-      return data;
-    };
     for await (const chunk of response as AsyncIterable<Buffer>) {
       received += chunk.length;
-      batch.push(chunk);
-      batched += chunk.length;
-      if (batched >= batchBytes) yield await flush();
+      if (!out.write(chunk)) await once(out, 'drain');
+      yield chunk;
     }
     if (!response.complete) throw new Error('the connection closed before the end of the answer');
-    if (batched > 0) yield await flush();
   }
   let summary: BackupSummary;
   try {
-    summary = await readBackup(teed(), { onProgress: (entries) => progress.update(received, entries) });
+    summary = await readBackup(teed(), { hashes: options.verify === true, onProgress: (entries) => progress.update(received, entries) });
     out.end();
     await once(out, 'close');
     await syncFile(temp);
@@ -64,7 +56,10 @@ export async function backupUnit(context: Context, file: string, options: { snap
     out.destroy();
     await rm(temp, { force: true });
     const cause = (error as { cause?: { code?: string } }).cause?.code;
-    throw new ServerError(0, undefined, `the backup did not complete, nothing was saved to ${file}: ${(error as Error).message}${cause ? ` (${cause})` : ''}`);
+    // The unit names, in a trailer, why it stopped a backup itself.
+    const stopped = response.complete ? response.trailers['x-cellar-backup-error'] : undefined;
+    const reason = stopped ? `the unit stopped the backup: ${stopped}` : `${(error as Error).message}${cause ? ` (${cause})` : ''}`;
+    throw new ServerError(0, undefined, `the backup did not complete, nothing was saved to ${file}: ${reason}`);
   } finally {
     progress.stop();
   }

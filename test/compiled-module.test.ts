@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+
+const loader = new URL('../bin/compiled-module.mjs', import.meta.url).href;
+const run = promisify(execFile);
+
+/** A small TypeScript program in a folder of its own: entry.ts prints what part.ts exports. */
+async function project(t: { teardown(fn: () => Promise<void>): void }) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-compiled-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'entry.ts'), "import { word } from './part.ts';\nconst said: string = word;\nconsole.log(said);\n");
+  await writeFile(path.join(dir, 'part.ts'), "export const word: string = 'one';\n");
+  const outfile = path.join(dir, 'dist', 'entry.mjs');
+  /** Runs the entry the way bin/cellar.js runs the client, in a new process; returns what it printed. */
+  const start = async () => {
+    const script = `const { compiledModule } = await import(${JSON.stringify(loader)}); await import((await compiledModule(${JSON.stringify(path.join(dir, 'entry.ts'))}, ${JSON.stringify(outfile)})).href);`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: dir });
+    return stdout.trim();
+  };
+  return { dir, outfile, start };
+}
+
+test('a program with no compiled module yet is compiled into dist and runs', async (t) => {
+  const { outfile, start } = await project(t);
+  t.is(await start(), 'one');
+  t.true((await stat(outfile)).isFile());
+  t.true((await stat(`${outfile}.inputs.json`)).isFile());
+});
+
+test('the compiled module is reused while its sources stay as they were', async (t) => {
+  const { outfile, start } = await project(t);
+  await start();
+  const made = (await stat(outfile)).mtimeMs;
+  t.is(await start(), 'one');
+  t.is((await stat(outfile)).mtimeMs, made);
+});
+
+test('a source that changed after the build is compiled again before the program runs', async (t) => {
+  const { dir, start } = await project(t);
+  t.is(await start(), 'one');
+  await writeFile(path.join(dir, 'part.ts'), "export const word: string = 'two';\n");
+  t.is(await start(), 'two');
+});
+
+test('a source of the same size given an older time still counts as changed', async (t) => {
+  const { dir, start } = await project(t);
+  t.is(await start(), 'one');
+  const part = path.join(dir, 'part.ts');
+  await writeFile(part, "export const word: string = 'six';\n");
+  await utimes(part, new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z'));
+  t.is(await start(), 'six');
+});
+
+test('a compiled module that was removed is made again', async (t) => {
+  const { outfile, start } = await project(t);
+  await start();
+  await rm(outfile);
+  t.is(await start(), 'one');
+  t.true((await stat(outfile)).isFile());
+});
