@@ -77,8 +77,9 @@ test('progress is weighted by bytes, never goes down and reaches 100%', async (t
   await hold.reached;
   // Five of ten equal files are in (once those still in flight have landed): about half the bytes.
   const percent = async () => Number.parseInt(json(await unit.as({ method: 'GET', url: '/cell1/__import' })).progress, 10);
+  // The writer threads may still be starting on a loaded machine: settled means unchanged, and above 0.
   let halfway = await percent();
-  for (let settled = -1; settled !== halfway; halfway = await percent()) {
+  for (let settled = -1, tries = 0; (settled !== halfway || halfway === 0) && tries < 200; halfway = await percent(), tries += 1) {
     settled = halfway;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -2,8 +2,10 @@
 // record with two small reads and a local header with one more; done as plain positioned reads,
 // each is a trip through libuv's thread pool, which dominated the import of a cell of small files.
 // Here a small read is served from the block that holds it (one read per MiB of zip, whether
-// walking the central directory or the entries in order); large ranges stream from the file.
-import { close, fstat, open, read, type BigIntStats } from 'node:fs';
+// walking the central directory or the entries in order); large ranges stream from the file. The
+// small entries an import extracts are read synchronously through a window of the file of its own
+// (`readAtSync`): in file order, nearly every one is a copy out of the window.
+import { close, fstat, open, read, readSync, type BigIntStats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -95,6 +97,22 @@ class BlockReader extends yauzl.RandomAccessReader {
     })().then((bytesRead) => callback(null, bytesRead), (error: Error) => callback(error));
   }
 
+  /** A block of the file read synchronously, for small entries read one after the other. */
+  readonly #window = { start: 0, length: 0, memory: undefined as Buffer | undefined };
+
+  /** Fills `buffer` from `position`, synchronously, through a window of the file; the bytes read. */
+  readSync(buffer: Buffer, position: number): number {
+    if (buffer.length > blockSize) return readSync(this.fd, buffer, 0, buffer.length, position);
+    const window = this.#window;
+    if (!window.memory || position < window.start || position + buffer.length > window.start + window.length) {
+      window.memory ??= Buffer.allocUnsafe(blockSize);
+      window.start = position;
+      window.length = readSync(this.fd, window.memory, 0, blockSize, position);
+    }
+    const from = position - window.start;
+    return window.memory.copy(buffer, 0, from, Math.min(window.length, from + buffer.length));
+  }
+
   override _readStreamForRange(start: number, end: number): Readable {
     // Its own reads, not fs.createReadStream: the descriptor is shared and must stay open.
     const fd = this.fd;
@@ -163,11 +181,9 @@ export async function openBlockZip(file: string, options: Options): Promise<ZipF
   }
 }
 
-/** Fills `buffer` from `position` of a zip opened by openBlockZip; resolves with the bytes read. */
-export function readAt(zip: ZipFile, buffer: Buffer, position: number): Promise<number> {
+/** Fills `buffer` from `position` of a zip opened by openBlockZip, synchronously; the bytes read. */
+export function readAtSync(zip: ZipFile, buffer: Buffer, position: number): number {
   const reader = readers.get(zip);
-  if (!reader) return Promise.reject(new Error('not opened by openBlockZip'));
-  return new Promise((resolve, reject) => {
-    reader.read(buffer, 0, buffer.length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead ?? 0)));
-  });
+  if (!reader) throw new Error('not opened by openBlockZip');
+  return reader.readSync(buffer, position);
 }

@@ -1,8 +1,8 @@
 // Writes one zip entry to a new file ('wx': never over something) and says what it wrote: its
 // size, SHA-256 and CRC-32, for the caller to hold against 00_checksums.json, or against the
 // zip's own CRC-32 when the snapshot has no such list. Small entries (at most 1 MiB), the bulk of a
-// cell, are read from the reader's cached blocks and handed raw to the import's file writer
-// threads, which inflate, measure and write them (file-writer.ts). Larger entries stream with
+// cell, are read synchronously from the reader's window of the file and handed raw to the
+// import's file writer threads, which inflate, measure and write them (file-writer.ts). Larger entries stream with
 // backpressure, so memory stays flat whatever the file size.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { crc32, createInflateRaw } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { isOutOfSpace, personiumError, type PersoniumError } from '../../core/errors.ts';
-import { readAt } from './block-reader.ts';
+import { readAtSync } from './block-reader.ts';
 import type { DigestKind, FileWriters } from './file-writer.ts';
 import { DamagedEntryError, inflateEntry } from './inflate-entry.mjs';
 
@@ -34,45 +34,55 @@ function damaged(entry: Entry, reason: string): PersoniumError {
   return personiumError('PR400-SN-0006', `${entry.fileName}: ${reason}`);
 }
 
-/** Whole-entry buffers, reused: big short-lived buffers are what the garbage collector frees last. */
-const spareBuffers: Buffer[] = [];
-const keptSpares = 4;
-
-async function withBuffer<T>(use: (memory: Buffer) => Promise<T>): Promise<T> {
-  const memory = spareBuffers.pop() ?? Buffer.allocUnsafe(wholeEntryLimit);
-  try {
-    return await use(memory);
-  } finally {
-    if (spareBuffers.length < keptSpares) spareBuffers.push(memory);
-  }
-}
-
 const localHeaderBytes = 30;
 const localHeaderSignature = 0x04034b50;
 
+/** Room for a local header with the longest name and extra field, and the largest small entry. */
+const scratch = Buffer.allocUnsafe(localHeaderBytes + 2 * 0xffff + wholeEntryLimit);
+
 /**
- * The entry's raw bytes, in `memory`: as stored, or deflated. A local header's name and extra
- * field are nearly always as long as the central directory's, so one read brings the header and
- * the data together; when they are not, the header is read first, as yauzl reads it.
+ * A small entry's raw bytes (stored, or deflated), read synchronously into `memory`: its local
+ * header, then its data, both from the reader's window of the file (block-reader.ts). Every small
+ * entry is read this way, so that reading it, handing it to a thread and going on to the next
+ * takes no turn of the event loop.
  */
-async function readRaw(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Buffer> {
-  const guess = localHeaderBytes + entry.fileNameLength + entry.extraFieldLength + entry.compressedSize;
-  if (guess <= memory.length) {
-    const span = memory.subarray(0, guess);
-    const bytesRead = await readAt(zip, span, entry.relativeOffsetOfLocalHeader).catch((error: Error) => { throw damaged(entry, error.message); });
-    if (bytesRead >= localHeaderBytes) {
-      const signature = span.readUInt32LE(0);
-      if (signature !== localHeaderSignature) throw damaged(entry, `invalid local file header signature: 0x${signature.toString(16)}`);
-      const start = localHeaderBytes + span.readUInt16LE(26) + span.readUInt16LE(28);
-      if (start + entry.compressedSize <= bytesRead) return storedSizeHeld(entry, span.subarray(start, start + entry.compressedSize));
-    }
+function readRawSync(zip: ZipFile, entry: Entry, memory: Buffer): Buffer {
+  const at = entry.relativeOffsetOfLocalHeader;
+  const header = memory.subarray(0, localHeaderBytes);
+  let read: number;
+  try {
+    read = readAtSync(zip, header, at);
+  } catch (error) {
+    throw damaged(entry, (error as Error).message);
   }
-  const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true }).catch((error: Error) => { throw damaged(entry, error.message); });
+  if (read !== localHeaderBytes) throw damaged(entry, 'the zip ends inside the entry');
+  const signature = header.readUInt32LE(0);
+  if (signature !== localHeaderSignature) throw damaged(entry, `invalid local file header signature: 0x${signature.toString(16)}`);
   const raw = memory.subarray(0, entry.compressedSize);
-  // Served from the cached block it is in (block-reader.ts).
-  const bytesRead = await readAt(zip, raw, fileDataStart).catch((error: Error) => { throw damaged(entry, error.message); });
-  if (bytesRead !== raw.length) throw damaged(entry, 'the zip ends inside the entry');
+  try {
+    read = readAtSync(zip, raw, at + localHeaderBytes + header.readUInt16LE(26) + header.readUInt16LE(28));
+  } catch (error) {
+    throw damaged(entry, (error as Error).message);
+  }
+  if (read !== raw.length) throw damaged(entry, 'the zip ends inside the entry');
   return storedSizeHeld(entry, raw);
+}
+
+/** Whether writeSmallEntry takes the entry (both its sizes at most wholeEntryLimit). */
+export function isSmallEntry(entry: Entry): boolean {
+  return entry.uncompressedSize <= wholeEntryLimit && entry.compressedSize <= wholeEntryLimit;
+}
+
+/**
+ * A small entry to the file writer threads, read synchronously: no promise per step, for the
+ * cells of many small files where those steps cost more than the work. The returned promise says
+ * what was written; the bytes were copied before this returns.
+ */
+export function writeSmallEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriters, digest: DigestKind): Promise<Written> {
+  const raw = readRawSync(zip, entry, scratch);
+  return files.expand(target, raw, { deflated: entry.compressionMethod === 8, size: entry.uncompressedSize, digest }).catch((error: unknown) => {
+    throw error instanceof DamagedEntryError ? damaged(entry, error.message) : error;
+  });
 }
 
 function storedSizeHeld(entry: Entry, raw: Buffer): Buffer {
@@ -80,9 +90,9 @@ function storedSizeHeld(entry: Entry, raw: Buffer): Buffer {
   return raw;
 }
 
-/** The entry's bytes (in `memory` when stored), no more than its central-directory size says. */
-async function readWhole(zip: ZipFile, entry: Entry, memory: Buffer): Promise<Buffer> {
-  const raw = await readRaw(zip, entry, memory);
+/** A small entry's bytes (in `scratch` when stored), no more than its central-directory size says. */
+function readWhole(zip: ZipFile, entry: Entry): Buffer {
+  const raw = readRawSync(zip, entry, scratch);
   if (entry.compressionMethod === 0) return raw;
   try {
     return inflateEntry(raw, entry.uncompressedSize);
@@ -132,7 +142,7 @@ async function streamEntry(zip: ZipFile, entry: Entry, target: string, progress:
 
 /** What `writeEntry` would write and say, read the same way, with nothing written (`cellar snapshot verify`). */
 export async function digestEntry(zip: ZipFile, entry: Entry): Promise<Written> {
-  if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) {
+  if (!isSmallEntry(entry)) {
     try {
       const { stages, written } = await measuredStages(zip, entry, () => {});
       await pipeline([...stages, new Writable({ write: (_chunk, _encoding, done) => done() })]);
@@ -141,42 +151,29 @@ export async function digestEntry(zip: ZipFile, entry: Entry): Promise<Written> 
       throw damaged(entry, (error as Error).message);
     }
   }
-  return withBuffer(async (memory) => {
-    const data = await readWhole(zip, entry, memory);
-    return { size: data.length, sha256: createHash('sha256').update(data).digest(), crc32: crc32(data) };
-  });
+  const data = readWhole(zip, entry);
+  return { size: data.length, sha256: createHash('sha256').update(data).digest(), crc32: crc32(data) };
 }
 
 /**
- * Writes a zip entry to `target` and says what it wrote. A small entry goes to the file writer
- * threads as its raw bytes, and they inflate and measure it (`digest`: the check the import
- * makes); one whose bytes are rewritten first is read here. Large entries stream.
+ * Writes a zip entry to `target` and says what it wrote: a small one through writeSmallEntry (or
+ * read here when its bytes are rewritten first), a large one streamed.
  */
 export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriters, progress: (bytes: number) => void, digest: DigestKind, rewrite?: (data: Buffer) => Buffer): Promise<Written> {
-  if (entry.uncompressedSize > wholeEntryLimit || entry.compressedSize > wholeEntryLimit) return streamEntry(zip, entry, target, progress);
+  if (!isSmallEntry(entry)) return streamEntry(zip, entry, target, progress);
   if (rewrite) return rewriteEntry(zip, entry, target, files, progress, rewrite);
-  // `expand` copies the bytes before it returns, so the reused buffer is free while the thread works.
-  const expanded = await withBuffer(async (memory) => {
-    const raw = await readRaw(zip, entry, memory);
-    return { written: files.expand(target, raw, { deflated: entry.compressionMethod === 8, size: entry.uncompressedSize, digest }) };
-  });
-  try {
-    const written = await expanded.written;
-    progress(written.size);
-    return written;
-  } catch (error) {
-    if (error instanceof DamagedEntryError) throw damaged(entry, error.message);
-    throw error;
-  }
+  const written = await writeSmallEntry(zip, entry, target, files, digest);
+  progress(written.size);
+  return written;
 }
 
 /** A small entry read and inflated here, checked as the snapshot holds it, written as `rewrite` makes it. */
 async function rewriteEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriters, progress: (bytes: number) => void, rewrite: (data: Buffer) => Buffer): Promise<Written> {
-  const { written, size, sha256, crc } = await withBuffer(async (memory) => {
-    const data = await readWhole(zip, entry, memory);
-    return { written: files.write(target, rewrite(data)), size: data.length, sha256: createHash('sha256').update(data).digest(), crc: crc32(data) };
-  });
+  const data = readWhole(zip, entry);
+  // `write` copies the bytes before it returns: the scratch buffer is free again.
+  const written = files.write(target, rewrite(data));
+  const measured = { size: data.length, sha256: createHash('sha256').update(data).digest(), crc32: crc32(data) };
   await written;
-  progress(size);
-  return { size, sha256, crc32: crc };
+  progress(measured.size);
+  return measured;
 }

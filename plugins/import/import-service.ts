@@ -16,7 +16,8 @@ import type { BeforeEntryHook } from '../../core/jobs.ts';
 import type { Services } from '../../core/services.ts';
 import type { Config } from '../../core/config.ts';
 import type { CellRecord } from '../../core/store.ts';
-import { writeEntry } from './entry-writer.ts';
+import { isSmallEntry, writeEntry, writeSmallEntry } from './entry-writer.ts';
+import { WriteBatches } from './write-batches.ts';
 import { FileWriters } from './file-writer.ts';
 import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
@@ -130,6 +131,7 @@ export class CellImporter {
       const odata = await readOData(zip, snapshot, cellId);
       const { davRoot } = staged;
       const pool = new TaskPool(extractConcurrency);
+      const batch = new WriteBatches();
       const files = new FileWriters();
       const flush = new BackgroundFlush(staged.dir);
       const onBytes = (bytes: number) => {
@@ -147,15 +149,28 @@ export class CellImporter {
           const target = confine(davRoot, ...targetSegments(below, odata.boxIds));
           // The cell's own `.pmeta` and each box's: their ids become this cell's and the new boxes'.
           const ownerIds = pmetaOwnerIds(below, odata);
-          await pool.add(async () => {
-            if (entryPath.endsWith('/')) return files.mkdir(target);
-            if (!ownerIds) return this.#writeFile(zip, entry, target, files, snapshot.checksums, onBytes, entryPath.endsWith('/.pmeta') && odata.roleIds.size > 0 ? (data) => withRoleIds(data, odata.roleIds) : undefined);
-            await mkdir(path.dirname(target), { recursive: true });
-            await writeFileDurably(target, JSON.stringify(await readOwnerPmeta(zip, entry, snapshot.checksums, ownerIds, odata.roleIds)));
-          });
+          const rewrite = entryPath.endsWith('/.pmeta') && odata.roleIds.size > 0 ? (data: Buffer) => withRoleIds(data, odata.roleIds) : undefined;
+          if (entryPath.endsWith('/')) {
+            await batch.add(files.mkdir(target), 0);
+          } else if (!ownerIds && !rewrite && isSmallEntry(entry)) {
+            const { checksums } = snapshot;
+            const slot = requireListed(entryPath, checksums);
+            await batch.add(writeSmallEntry(zip, entry, target, files, checksums ? 'sha256' : 'crc32').then((written) => {
+              checkFileDigest(entry, written, checksums, slot);
+              onBytes(written.size);
+            }), entry.compressedSize);
+          } else {
+            await pool.add(async () => {
+              if (!ownerIds) return this.#writeFile(zip, entry, target, files, snapshot.checksums, onBytes, rewrite);
+              await mkdir(path.dirname(target), { recursive: true });
+              await writeFileDurably(target, JSON.stringify(await readOwnerPmeta(zip, entry, snapshot.checksums, ownerIds, odata.roleIds)));
+            });
+          }
         }
+        await batch.drain();
         await pool.drain();
       } finally {
+        await batch.drain().catch(() => {});
         await pool.drain().catch(() => {});
         await files.close();
         await flush.settle();
