@@ -1,11 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { crc32, deflateRawSync } from 'node:zlib';
 import test from 'ava';
 import { FileWriters, bufferSizeFor } from '../plugins/import/file-writer.ts';
-import { DamagedEntryError } from '../plugins/import/inflate-entry.mjs';
+import { EntryBatches } from '../plugins/import/entry-batches.ts';
+import { zipWindow } from '../plugins/import/block-reader.ts';
+import { openZip } from '../plugins/import/inspect.ts';
+import { ChecksumTable, nameKey } from '../plugins/import/key-table.ts';
+import { errorBody, type ErrorCode, type PersoniumError } from '../core/errors.ts';
+import { buildZip, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
 
 async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-writer-'));
@@ -76,37 +80,109 @@ test('a file under a path that is a file fails with the system error; after clos
   await t.throwsAsync(files.write(path.join(dir, 'late'), Buffer.from('z')), { message: /closed/ });
 });
 
-test('a deflated entry is inflated, measured and written by the threads; a stored one is written as it is', async (t) => {
-  const dir = await tempDir(t);
+/** The entries of `zip` (written to `dir`) through EntryBatches into `dir/out`, each file listed in `checksums` when given. */
+async function extractAll(dir: string, zip: Buffer, checksums?: ChecksumTable): Promise<{ bytes: number; error?: unknown }> {
+  const file = path.join(dir, 's.zip');
+  await writeFile(file, zip);
+  const opened = await openZip(file);
   const files = new FileWriters();
-  t.teardown(() => files.close());
-  const content = Buffer.from('a line of a small file\n'.repeat(200));
-  const deflated = await files.expand(path.join(dir, 'd', 'content'), deflateRawSync(content), { deflated: true, size: content.length, digest: 'sha256' });
-  t.deepEqual(deflated, { size: content.length, sha256: createHash('sha256').update(content).digest(), crc32: undefined });
-  const stored = await files.expand(path.join(dir, 's', 'content'), content, { deflated: false, size: content.length, digest: 'crc32' });
-  t.deepEqual(stored, { size: content.length, sha256: undefined, crc32: crc32(content) });
-  t.true((await readFile(path.join(dir, 'd', 'content'))).equals(content));
-  t.true((await readFile(path.join(dir, 's', 'content'))).equals(content));
+  let bytes = 0;
+  const batches = new EntryBatches(files, zipWindow(opened).fd, checksums, (count) => { bytes += count; });
+  try {
+    for await (const entry of opened.eachEntry()) {
+      const wait = batches.add(entry, path.join(dir, 'out', entry.fileName), entry.fileName.endsWith('/') ? -1 : checksums?.slotOf(entry.fileName) ?? -1);
+      if (wait) await wait;
+    }
+    await batches.drain();
+    return { bytes };
+  } catch (error) {
+    return { bytes, error };
+  } finally {
+    await files.close();
+    opened.close();
+  }
+}
+
+function tableOf(lines: Array<[string, Buffer]>): ChecksumTable {
+  const table = new ChecksumTable(lines.length + 1);
+  for (const [name, data] of lines) table.set(nameKey(name), data.length, createHash('sha256').update(data).digest('hex'));
+  return table;
+}
+
+test('the threads read small entries from the zip themselves, inflate them, hold them to their CRC-32 and write them, batch after batch', async (t) => {
+  const dir = await tempDir(t);
+  // More entries than a batch, over both threads, deflated and stored, and an empty file.
+  const specs: ZipEntrySpec[] = [];
+  for (let folder = 0; folder < 30; folder += 1) {
+    specs.push({ name: `f${folder}/` });
+    for (let file = 0; file < 10; file += 1) specs.push({ name: `f${folder}/r${file}`, data: file === 9 ? '' : `folder ${folder} file ${file}\n`.repeat(file * 40 + 1), deflate: file % 2 === 0 });
+  }
+  const { bytes, error } = await extractAll(dir, buildZip(specs));
+  t.is(error, undefined);
+  let total = 0;
+  for (const spec of specs) {
+    const target = path.join(dir, 'out', spec.name);
+    if (spec.name.endsWith('/')) t.true((await stat(target)).isDirectory(), spec.name);
+    else t.is(await readFile(target, 'utf8'), spec.data as string, spec.name);
+    total += Buffer.byteLength((spec.data as string | undefined) ?? '');
+  }
+  t.is(bytes, total);
 });
 
-test('a deflated entry that expands to more or fewer bytes than declared, or not at all, is damaged and written nowhere', async (t) => {
-  const dir = await tempDir(t);
-  const files = new FileWriters();
-  t.teardown(() => files.close());
-  const content = Buffer.alloc(5000, 7);
-  const cases: Array<[string, Buffer, number, RegExp]> = [
-    ['more', deflateRawSync(content), 4999, /^expands to more than its declared 4999 bytes$/],
-    ['fewer', deflateRawSync(content), 5001, /^expands to 5000 bytes, not the declared 5001$/],
-    ['garbage', Buffer.from('not deflate data at all'), 10, /^invalid block type$/],
+test('with a checksum list the threads hold each file to its line: a mismatch, an unusable line or a size lie fails naming the entry, and that file is not written', async (t) => {
+  const good = Buffer.from('the listed content\n'.repeat(50));
+  const other = Buffer.from('something else');
+  const cases: Array<[string, ZipEntrySpec, Array<[string, Buffer]>, ErrorCode]> = [
+    ['digest', { name: 'a/content', data: good, deflate: true }, [['a/content', other]], 'PR400-SN-0005'],
+    ['stored', { name: 'a/content', data: good }, [['a/content', Buffer.concat([good, Buffer.from('x')])]], 'PR400-SN-0005'],
   ];
-  for (const [name, raw, size, message] of cases) {
-    const error = await t.throwsAsync(files.expand(path.join(dir, name, 'content'), raw, { deflated: true, size, digest: 'sha256' }), { instanceOf: DamagedEntryError });
-    t.regex(error!.message, message, name);
-    await t.throwsAsync(stat(path.join(dir, name, 'content')), { code: 'ENOENT' }, name);
+  for (const [label, spec, lines, code] of cases) {
+    const dir = await tempDir(t);
+    const { error } = await extractAll(dir, buildZip([{ name: 'a/' }, spec]), tableOf(lines));
+    t.deepEqual((error as PersoniumError).data, errorBody(code, ['a/content']), label);
+    await t.throwsAsync(stat(path.join(dir, 'out', 'a', 'content')), { code: 'ENOENT' }, label);
   }
-  // The threads go on.
-  await files.write(path.join(dir, 'after'), Buffer.from('ok'));
-  t.is(await readFile(path.join(dir, 'after'), 'utf8'), 'ok');
+  // A line that holds no usable SHA-256 matches nothing.
+  const dir = await tempDir(t);
+  const table = new ChecksumTable(4);
+  table.set(nameKey('a/content'), good.length, 'not hex');
+  const { error } = await extractAll(dir, buildZip([{ name: 'a/content', data: good }]), table);
+  t.deepEqual((error as PersoniumError).data, errorBody('PR400-SN-0005', ['a/content']));
+  // The listed file itself passes.
+  const passing = await tempDir(t);
+  t.is((await extractAll(passing, buildZip([{ name: 'a/content', data: good, deflate: true }]), tableOf([['a/content', good]]))).error, undefined);
+  t.true((await readFile(path.join(passing, 'out', 'a', 'content'))).equals(good));
+});
+
+test('a small entry that is damaged fails as PR400-SN-0006 with what the thread found, and is written nowhere', async (t) => {
+  const content = Buffer.alloc(5000, 7);
+  const cases: Array<[string, ZipEntrySpec, string]> = [
+    ['more', { name: 'x/content', data: content, deflate: true, declaredSize: 4999 }, 'x/content: expands to more than its declared 4999 bytes'],
+    ['fewer', { name: 'x/content', data: content, deflate: true, declaredSize: 5001 }, 'x/content: expands to 5000 bytes, not the declared 5001'],
+    ['crc', { name: 'x/content', data: content, method: 8 }, 'x/content: invalid block type'],
+  ];
+  for (const [label, spec, message] of cases) {
+    const dir = await tempDir(t);
+    const { error } = await extractAll(dir, buildZip([spec]));
+    t.deepEqual((error as PersoniumError).data, errorBody('PR400-SN-0006', [message]), label);
+    await t.throwsAsync(stat(path.join(dir, 'out', 'x', 'content')), { code: 'ENOENT' }, label);
+  }
+  // Without a list, data that does not match the zip's CRC-32.
+  const dir = await tempDir(t);
+  const zip = buildZip([{ name: 'x/content', data: content }]);
+  const flipped = 30 + 'x/content'.length + 100;
+  zip[flipped] = zip[flipped]! ^ 1;
+  const { error } = await extractAll(dir, zip);
+  t.deepEqual((error as PersoniumError).data, errorBody('PR400-SN-0006', ['x/content: its CRC-32 does not match its data']));
+});
+
+test('a file the threads cannot create fails with its system error', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(path.join(dir, 'out', 'x'), { recursive: true });
+  await writeFile(path.join(dir, 'out', 'x', 'content'), 'already here');
+  const { error } = await extractAll(dir, buildZip([{ name: 'x/content', data: 'new' }]));
+  t.is((error as NodeJS.ErrnoException).code, 'EEXIST');
+  t.is(await readFile(path.join(dir, 'out', 'x', 'content'), 'utf8'), 'already here');
 });
 
 test('a write may give the file its mode and time, and a folder its mode', async (t) => {

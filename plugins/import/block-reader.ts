@@ -3,13 +3,14 @@
 // each is a trip through libuv's thread pool, which dominated the import of a cell of small files.
 // Here a small read is served from the block that holds it (one read per MiB of zip, whether
 // walking the central directory or the entries in order); large ranges stream from the file. The
-// small entries an import extracts are read synchronously through a window of the file of its own
-// (`readAtSync`): in file order, nearly every one is a copy out of the window.
-import { close, fstat, open, read, readSync, type BigIntStats } from 'node:fs';
+// small entries are read synchronously through a window of the file of its own (`zipWindow`), or by
+// the file writer threads from the same descriptor.
+import { close, fstat, open, read, type BigIntStats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import yauzl, { type Options, type ZipFile } from 'yauzl';
+import { FileWindow } from './local-entry.mjs';
 
 const blockSize = 1024 * 1024;
 /** Blocks kept: enough for the central directory walk and a few entries being extracted at once. */
@@ -36,8 +37,12 @@ class BlockReader extends yauzl.RandomAccessReader {
   /** Memory of evicted blocks, reused: a new 1 MiB buffer per MiB read would leave the garbage collector far behind. */
   readonly #spare: Buffer[] = [];
 
+  /** Synchronous reads for the small entries, read one after the other. */
+  readonly window: FileWindow;
+
   constructor(private readonly fd: number, private readonly size: number) {
     super();
+    this.window = new FileWindow(fd);
   }
 
   #acquire(index: number): Block {
@@ -95,22 +100,6 @@ class BlockReader extends yauzl.RandomAccessReader {
       }
       return copied;
     })().then((bytesRead) => callback(null, bytesRead), (error: Error) => callback(error));
-  }
-
-  /** A block of the file read synchronously, for small entries read one after the other. */
-  readonly #window = { start: 0, length: 0, memory: undefined as Buffer | undefined };
-
-  /** Fills `buffer` from `position`, synchronously, through a window of the file; the bytes read. */
-  readSync(buffer: Buffer, position: number): number {
-    if (buffer.length > blockSize) return readSync(this.fd, buffer, 0, buffer.length, position);
-    const window = this.#window;
-    if (!window.memory || position < window.start || position + buffer.length > window.start + window.length) {
-      window.memory ??= Buffer.allocUnsafe(blockSize);
-      window.start = position;
-      window.length = readSync(this.fd, window.memory, 0, blockSize, position);
-    }
-    const from = position - window.start;
-    return window.memory.copy(buffer, 0, from, Math.min(window.length, from + buffer.length));
   }
 
   override _readStreamForRange(start: number, end: number): Readable {
@@ -181,9 +170,9 @@ export async function openBlockZip(file: string, options: Options): Promise<ZipF
   }
 }
 
-/** Fills `buffer` from `position` of a zip opened by openBlockZip, synchronously; the bytes read. */
-export function readAtSync(zip: ZipFile, buffer: Buffer, position: number): number {
+/** The synchronous window onto a zip opened by openBlockZip; its `fd` may be read by other threads until `zip.close()`. */
+export function zipWindow(zip: ZipFile): FileWindow {
   const reader = readers.get(zip);
   if (!reader) throw new Error('not opened by openBlockZip');
-  return reader.readSync(buffer, position);
+  return reader.window;
 }

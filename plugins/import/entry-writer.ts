@@ -1,9 +1,9 @@
 // Writes one zip entry to a new file ('wx': never over something) and says what it wrote: its
 // size, SHA-256 and CRC-32, for the caller to hold against 00_checksums.json, or against the
-// zip's own CRC-32 when the snapshot has no such list. Small entries (at most 1 MiB), the bulk of a
-// cell, are read synchronously from the reader's window of the file and handed raw to the
-// import's file writer threads, which inflate, measure and write them (file-writer.ts). Larger entries stream with
-// backpressure, so memory stays flat whatever the file size.
+// zip's own CRC-32 when the snapshot has no such list. Small entries (at most 1 MiB) are read whole,
+// synchronously, from the reader's window of the file; most of them, the bulk of a cell, never come
+// here: the file writer threads read, check and write them (entry-batches.ts). Larger entries
+// stream with backpressure, so memory stays flat whatever the file size.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -13,14 +13,14 @@ import { pipeline } from 'node:stream/promises';
 import { crc32, createInflateRaw } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { isOutOfSpace, personiumError, type PersoniumError } from '../../core/errors.ts';
-import { readAtSync } from './block-reader.ts';
-import type { DigestKind, FileWriters } from './file-writer.ts';
-import { DamagedEntryError, inflateEntry } from './inflate-entry.mjs';
+import { zipWindow } from './block-reader.ts';
+import type { FileWriters } from './file-writer.ts';
+import { DamagedEntryError } from './inflate-entry.mjs';
+import { entryData, readRawEntry } from './local-entry.mjs';
 
 /** Entries up to this size (both compressed and expanded) are handled whole, in memory. */
 export const wholeEntryLimit = 1024 * 1024;
 const streamChunk = 256 * 1024;
-
 
 export interface Written {
   size: number;
@@ -34,70 +34,24 @@ function damaged(entry: Entry, reason: string): PersoniumError {
   return personiumError('PR400-SN-0006', `${entry.fileName}: ${reason}`);
 }
 
-const localHeaderBytes = 30;
-const localHeaderSignature = 0x04034b50;
+/** Room for a local header and the largest small entry. */
+const scratch = Buffer.allocUnsafe(wholeEntryLimit + 64);
 
-/** Room for a local header with the longest name and extra field, and the largest small entry. */
-const scratch = Buffer.allocUnsafe(localHeaderBytes + 2 * 0xffff + wholeEntryLimit);
-
-/**
- * A small entry's raw bytes (stored, or deflated), read synchronously into `memory`: its local
- * header, then its data, both from the reader's window of the file (block-reader.ts). Every small
- * entry is read this way, so that reading it, handing it to a thread and going on to the next
- * takes no turn of the event loop.
- */
-function readRawSync(zip: ZipFile, entry: Entry, memory: Buffer): Buffer {
-  const at = entry.relativeOffsetOfLocalHeader;
-  const header = memory.subarray(0, localHeaderBytes);
-  let read: number;
-  try {
-    read = readAtSync(zip, header, at);
-  } catch (error) {
-    throw damaged(entry, (error as Error).message);
-  }
-  if (read !== localHeaderBytes) throw damaged(entry, 'the zip ends inside the entry');
-  const signature = header.readUInt32LE(0);
-  if (signature !== localHeaderSignature) throw damaged(entry, `invalid local file header signature: 0x${signature.toString(16)}`);
-  const raw = memory.subarray(0, entry.compressedSize);
-  try {
-    read = readAtSync(zip, raw, at + localHeaderBytes + header.readUInt16LE(26) + header.readUInt16LE(28));
-  } catch (error) {
-    throw damaged(entry, (error as Error).message);
-  }
-  if (read !== raw.length) throw damaged(entry, 'the zip ends inside the entry');
-  return storedSizeHeld(entry, raw);
-}
-
-/** Whether writeSmallEntry takes the entry (both its sizes at most wholeEntryLimit). */
+/** Whether an entry is small enough to be handled whole (both its sizes at most wholeEntryLimit). */
 export function isSmallEntry(entry: Entry): boolean {
   return entry.uncompressedSize <= wholeEntryLimit && entry.compressedSize <= wholeEntryLimit;
 }
 
 /**
- * A small entry to the file writer threads, read synchronously: no promise per step, for the
- * cells of many small files where those steps cost more than the work. The returned promise says
- * what was written; the bytes were copied before this returns.
+ * A small entry's bytes (in `scratch` when stored), no more than its central-directory size says,
+ * read synchronously from the zip's window.
  */
-export function writeSmallEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriters, digest: DigestKind): Promise<Written> {
-  const raw = readRawSync(zip, entry, scratch);
-  return files.expand(target, raw, { deflated: entry.compressionMethod === 8, size: entry.uncompressedSize, digest }).catch((error: unknown) => {
-    throw error instanceof DamagedEntryError ? damaged(entry, error.message) : error;
-  });
-}
-
-function storedSizeHeld(entry: Entry, raw: Buffer): Buffer {
-  if (entry.compressionMethod === 0 && raw.length !== entry.uncompressedSize) throw damaged(entry, `stored size ${raw.length} is not the declared ${entry.uncompressedSize}`);
-  return raw;
-}
-
-/** A small entry's bytes (in `scratch` when stored), no more than its central-directory size says. */
 function readWhole(zip: ZipFile, entry: Entry): Buffer {
-  const raw = readRawSync(zip, entry, scratch);
-  if (entry.compressionMethod === 0) return raw;
   try {
-    return inflateEntry(raw, entry.uncompressedSize);
+    const raw = readRawEntry(zipWindow(zip), scratch, entry.relativeOffsetOfLocalHeader, entry.compressedSize);
+    return entryData(raw, entry.compressionMethod === 8, entry.uncompressedSize);
   } catch (error) {
-    throw damaged(entry, (error as Error).message);
+    throw error instanceof DamagedEntryError ? damaged(entry, error.message) : error;
   }
 }
 /** The stages that inflate an entry and measure it: size (held to the declared one), SHA-256, CRC-32. */
@@ -156,19 +110,12 @@ export async function digestEntry(zip: ZipFile, entry: Entry): Promise<Written> 
 }
 
 /**
- * Writes a zip entry to `target` and says what it wrote: a small one through writeSmallEntry (or
- * read here when its bytes are rewritten first), a large one streamed.
+ * Writes a zip entry to `target` and says what it wrote: a large one streamed, a small one read
+ * here and written by a file writer thread as `rewrite` makes it (the bulk of the small entries go
+ * to the threads whole, in batches: entry-batches.ts).
  */
-export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriters, progress: (bytes: number) => void, digest: DigestKind, rewrite?: (data: Buffer) => Buffer): Promise<Written> {
+export async function writeEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriters, progress: (bytes: number) => void, rewrite: (data: Buffer) => Buffer = (data) => data): Promise<Written> {
   if (!isSmallEntry(entry)) return streamEntry(zip, entry, target, progress);
-  if (rewrite) return rewriteEntry(zip, entry, target, files, progress, rewrite);
-  const written = await writeSmallEntry(zip, entry, target, files, digest);
-  progress(written.size);
-  return written;
-}
-
-/** A small entry read and inflated here, checked as the snapshot holds it, written as `rewrite` makes it. */
-async function rewriteEntry(zip: ZipFile, entry: Entry, target: string, files: FileWriters, progress: (bytes: number) => void, rewrite: (data: Buffer) => Buffer): Promise<Written> {
   const data = readWhole(zip, entry);
   // `write` copies the bytes before it returns: the scratch buffer is free again.
   const written = files.write(target, rewrite(data));

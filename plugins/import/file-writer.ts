@@ -1,35 +1,25 @@
 // Writes an import's small files on threads of their own. Creating a file costs 0.05-0.4 ms of
-// kernel time on an ext4 disk; done on the main thread it held inflating and hashing back, and
-// done through the thread pool it cost three round trips (open, write, close) per file. Here the
-// main thread reads, inflates and hashes while these threads create and write, with synchronous
-// calls and no round trip per call. That kernel time is most of an import of small files, and
-// files in different folders are created in parallel by the kernel: there are two threads, and
-// each resource folder (its folder entry, `.pmeta` and `content`) goes to one of them, chosen by
-// its name. Requests go over a few at a time: as soon as `batchFiles` are
-// waiting, and at the end of each turn of the event loop for the rest. (Sent only at the end of
-// each turn, the two threads took turns: the writer waited while the main thread refilled every
-// free slot, then the main thread waited for the whole batch.) Extraction of the bench corpus,
-// measured in the same hour: ~3.2 s through the thread pool, ~2.7 s on this thread with a batch
-// per turn, ~2.2 s with batches of 4. The data goes over
-// in buffers of a few sizes that come back with the answers and are used again, so that memory
-// does not fill with buffers waiting for the writer thread's garbage collector.
+// kernel time on an ext4 disk, inflating and hashing a small one a few dozen microseconds more;
+// done on the main thread, that held the walk of the central directory back. There are two
+// threads, and each resource folder (its folder entry, `.pmeta` and `content`) goes to one of them,
+// chosen by its name, so that files in different folders are created in parallel by the kernel.
+// They take two kinds of work:
+// - batches of an import's small zip entries (entry-batches.ts), which the thread reads itself from
+//   the zip's descriptor, checks and writes, answering once per batch;
+// - single files and folders (`write`, `mkdir`: a restore's files, an import's rewritten `.pmeta`),
+//   sent a few at a time: as soon as `batchFiles` are waiting, and at the end of each turn of the
+//   event loop for the rest. Their data goes over in buffers of a few sizes that come back with the
+//   answers and are used again, so that memory does not fill with buffers waiting for the writer
+//   thread's garbage collector.
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { repositoryFile } from '../../core/repository-files.ts';
-import { DamagedEntryError } from './inflate-entry.mjs';
-
-/** Which digest of a file the thread computes. */
-export type DigestKind = 'sha256' | 'crc32';
 
 interface Request {
   id: number;
   target: string;
   /** A copy the thread takes over; absent for a folder. */
   data?: Uint8Array;
-  /** The data is deflated and expands to `size` bytes. */
-  deflated?: boolean;
-  size?: number;
-  digest?: DigestKind;
   mode?: number;
   mtimeMs?: number;
 }
@@ -44,20 +34,26 @@ interface Answer {
   id: number;
   code?: string;
   message?: string;
-  /** The data did not expand to its declared size (the message says how). */
-  damaged?: boolean;
   /** The request's buffer, given back. */
   buffer?: ArrayBuffer;
-  size?: number;
-  sha256?: Uint8Array;
-  crc32?: number;
 }
 
-/** What the thread wrote: the file's size and the digest asked for. */
-export interface Expanded {
-  size: number;
-  sha256?: Buffer;
-  crc32?: number;
+/** Small zip entries for a thread to read from the zip's descriptor, check and write (laid out as entry-layout.mjs says). */
+export interface EntryBatch {
+  fd: number;
+  /** The entries' targets, joined by NUL (which no name holds). */
+  targets: string;
+  numbers: Float64Array;
+  /** The SHA-256 of each entry's checksum line, 32 bytes an entry; absent without a checksum list. */
+  digests?: Uint8Array | undefined;
+}
+
+/** The first entry of a batch that failed: damaged, not holding to its digest, or not written. */
+export interface EntryFailure {
+  index: number;
+  kind: 'damaged' | 'digest' | 'io';
+  message?: string;
+  code?: string;
 }
 
 
@@ -105,6 +101,7 @@ interface Lane {
 export class FileWriters {
   readonly #lanes: Lane[];
   readonly #waiting = new Map<number, { resolve: (answer: Answer) => void; reject: (error: Error) => void }>();
+  readonly #batches = new Map<number, { resolve: (failure: EntryFailure | undefined) => void; reject: (error: Error) => void }>();
   readonly #spares = new Map<number, ArrayBuffer[]>();
   #nextId = 0;
   #failure: Error | undefined;
@@ -115,14 +112,18 @@ export class FileWriters {
 
   #lane(): Lane {
     const worker = new Worker(repositoryFile('plugins/import/file-writer-worker.mjs'), { execArgv: [] });
-    worker.on('message', (answers: Answer[]) => {
+    worker.on('message', (answers: Answer[] | { batch: number; failure?: EntryFailure }) => {
+      if (!Array.isArray(answers)) {
+        this.#batches.get(answers.batch)?.resolve(answers.failure);
+        this.#batches.delete(answers.batch);
+        return;
+      }
       for (const answer of answers) {
         const { id, code, message, buffer } = answer;
         if (buffer) this.#giveBack(buffer);
         const waiting = this.#waiting.get(id);
         this.#waiting.delete(id);
         if (code === undefined && message === undefined) waiting?.resolve(answer);
-        else if (answer.damaged) waiting?.reject(new DamagedEntryError(message));
         else waiting?.reject(Object.assign(new Error(message ?? 'the file could not be written'), { code }));
       }
     });
@@ -136,13 +137,25 @@ export class FileWriters {
     await this.#file(target, data, fieldsOf(options));
   }
 
-  /**
-   * Creates `target` ('wx') with what a zip entry's raw bytes hold: inflated when `deflated`
-   * (to exactly `size` bytes, or a DamagedEntryError), measured with `digest`, written.
-   */
-  async expand(target: string, raw: Buffer, fields: { deflated: boolean; size: number; digest: DigestKind }): Promise<Expanded> {
-    const { size, sha256, crc32 } = await this.#file(target, raw, fields);
-    return { size: size!, crc32, sha256: sha256 && Buffer.from(sha256.buffer, sha256.byteOffset, sha256.byteLength) };
+  /** How many threads write: lanes are numbered from 0. */
+  get lanes(): number {
+    return this.#lanes.length;
+  }
+
+  /** The thread that writes the entries of `folder` (and the folder itself). */
+  laneOf(folder: string): number {
+    return laneOf(folder, this.#lanes.length);
+  }
+
+  /** Hands `batch` to the thread `lane` (its arrays go over); resolves with its first failure, if any. */
+  extract(lane: number, batch: EntryBatch): Promise<EntryFailure | undefined> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    const done = new Promise<EntryFailure | undefined>((resolve, reject) => this.#batches.set(id, { resolve, reject }));
+    const transfer: ArrayBuffer[] = [batch.numbers.buffer as ArrayBuffer];
+    if (batch.digests) transfer.push(batch.digests.buffer as ArrayBuffer);
+    this.#lanes[lane]!.worker.postMessage({ batch: id, ...batch }, transfer);
+    return done;
   }
 
   #file(target: string, data: Buffer, fields: RequestFields): Promise<Answer> {
@@ -204,7 +217,8 @@ export class FileWriters {
 
   #stop(error: Error): void {
     this.#failure ??= error;
-    for (const waiting of this.#waiting.values()) waiting.reject(this.#failure);
+    for (const waiting of [...this.#waiting.values(), ...this.#batches.values()]) waiting.reject(this.#failure);
     this.#waiting.clear();
+    this.#batches.clear();
   }
 }

@@ -16,12 +16,12 @@ import type { BeforeEntryHook } from '../../core/jobs.ts';
 import type { Services } from '../../core/services.ts';
 import type { Config } from '../../core/config.ts';
 import type { CellRecord } from '../../core/store.ts';
-import { isSmallEntry, writeEntry, writeSmallEntry } from './entry-writer.ts';
-import { WriteBatches } from './write-batches.ts';
+import { isSmallEntry, writeEntry } from './entry-writer.ts';
+import { EntryBatches } from './entry-batches.ts';
 import { FileWriters } from './file-writer.ts';
 import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
-import { fileIdentity } from './block-reader.ts';
+import { fileIdentity, zipWindow } from './block-reader.ts';
 import { inspectSnapshot, openZip, type InspectedSnapshot } from './inspect.ts';
 import { checkFileDigest, pmetaOwnerIds, readOData, readOwnerPmeta, requireListed, targetSegments, verifyListing, walkEntries, withRoleIds } from './snapshot-checks.ts';
 
@@ -131,13 +131,13 @@ export class CellImporter {
       const odata = await readOData(zip, snapshot, cellId);
       const { davRoot } = staged;
       const pool = new TaskPool(extractConcurrency);
-      const batch = new WriteBatches();
       const files = new FileWriters();
       const flush = new BackgroundFlush(staged.dir);
       const onBytes = (bytes: number) => {
         progress.add(bytes);
         flush.add(bytes);
       };
+      const small = new EntryBatches(files, zipWindow(zip).fd, snapshot.checksums, onBytes);
       try {
         for await (const entry of walkEntries(zip)) {
           const entryPath = entry.fileName;
@@ -150,15 +150,10 @@ export class CellImporter {
           // The cell's own `.pmeta` and each box's: their ids become this cell's and the new boxes'.
           const ownerIds = pmetaOwnerIds(below, odata);
           const rewrite = entryPath.endsWith('/.pmeta') && odata.roleIds.size > 0 ? (data: Buffer) => withRoleIds(data, odata.roleIds) : undefined;
-          if (entryPath.endsWith('/')) {
-            await batch.add(files.mkdir(target), 0);
-          } else if (!ownerIds && !rewrite && isSmallEntry(entry)) {
-            const { checksums } = snapshot;
-            const slot = requireListed(entryPath, checksums);
-            await batch.add(writeSmallEntry(zip, entry, target, files, checksums ? 'sha256' : 'crc32').then((written) => {
-              checkFileDigest(entry, written, checksums, slot);
-              onBytes(written.size);
-            }), entry.compressedSize);
+          const folder = entryPath.endsWith('/');
+          if (folder || (!ownerIds && !rewrite && isSmallEntry(entry))) {
+            const wait = small.add(entry, target, folder ? -1 : requireListed(entryPath, snapshot.checksums));
+            if (wait) await wait;
           } else {
             await pool.add(async () => {
               if (!ownerIds) return this.#writeFile(zip, entry, target, files, snapshot.checksums, onBytes, rewrite);
@@ -167,10 +162,10 @@ export class CellImporter {
             });
           }
         }
-        await batch.drain();
+        await small.drain();
         await pool.drain();
       } finally {
-        await batch.drain().catch(() => {});
+        await small.drain().catch(() => {});
         await pool.drain().catch(() => {});
         await files.close();
         await flush.settle();
@@ -187,6 +182,6 @@ export class CellImporter {
   /** One file entry to disk, held against its line in 00_checksums.json, or else its CRC-32. */
   async #writeFile(zip: ZipFile, entry: Entry, target: string, files: FileWriters, checksums: ChecksumTable | undefined, onBytes: (bytes: number) => void, rewrite?: (data: Buffer) => Buffer): Promise<void> {
     const slot = requireListed(entry.fileName, checksums);
-    checkFileDigest(entry, await writeEntry(zip, entry, target, files, onBytes, checksums ? 'sha256' : 'crc32', rewrite), checksums, slot);
+    checkFileDigest(entry, await writeEntry(zip, entry, target, files, onBytes, rewrite), checksums, slot);
   }
 }

@@ -123,4 +123,11 @@ export class ChecksumTable {
   has(name: string): boolean {
     return this.#keys.has(nameKey(name));
   }
+
+  /** Copies the SHA-256 of the line in `slot` into `into` at `at`; the line's size, or -1 when the line holds none (and matches nothing). */
+  copyLine(slot: number, into: Uint8Array, at: number): number {
+    if (slot === -1 || !this.#valid[slot]) return -1;
+    into.set(this.#digests.subarray(slot * 32, slot * 32 + 32), at);
+    return this.#sizes[slot]!;
+  }
 }

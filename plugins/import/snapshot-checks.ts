@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
 import { mainBoxName, newId, type BoxRecord, type ODataDocument, type Pmeta } from '../../core/cell-content.ts';
-import { isPersoniumError, personiumError } from '../../core/errors.ts';
+import { isPersoniumError, personiumError, type PersoniumError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine } from '../../core/export-format.ts';
 import { accountOf, roleLinkOf, roleOf } from '../../core/identity-lines.ts';
 import type { Written } from './entry-writer.ts';
@@ -182,7 +182,6 @@ export function withRoleIds(data: Buffer, roleIds: Map<string, string>): Buffer 
   return data;
 }
 
-/** Refuses a file entry 00_checksums.json does not list, before its data is read. */
 /** The slot of a file's line in 00_checksums.json, which it must have when there is a list (-1 without one). */
 export function requireListed(name: string, checksums: ChecksumTable | undefined): number {
   if (!checksums) return -1;
@@ -193,26 +192,19 @@ export function requireListed(name: string, checksums: ChecksumTable | undefined
 
 /** What a file entry expanded to, held against its line in 00_checksums.json (`slot`, from requireListed), or else its CRC-32. */
 export function checkFileDigest(entry: Entry, written: Written, checksums: ChecksumTable | undefined, slot: number): void {
-  if (!checksums) {
-    if (written.crc32 !== entry.crc32) throw crcMismatch(entry);
-  } else if (!written.sha256 || !checksums.slotMatches(slot, written.size, written.sha256)) {
-    throw personiumError('PR400-SN-0005', entry.fileName);
-  }
+  const held = checksums ? written.sha256 !== undefined && checksums.slotMatches(slot, written.size, written.sha256) : written.crc32 === entry.crc32;
+  if (!held) throw digestMismatch(entry.fileName, checksums !== undefined);
 }
 
 /** A small entry held to its line in 00_checksums.json, or else to its CRC-32 (the size yauzl holds it to). */
 function checkSum(entry: Entry, bytes: Buffer, checksums: ChecksumTable | undefined): void {
-  if (!checksums) {
-    if (crc32(bytes) !== entry.crc32) throw crcMismatch(entry);
-    return;
-  }
-  if (!checksums.matches(entry.fileName, bytes.length, createHash('sha256').update(bytes).digest())) {
-    throw personiumError('PR400-SN-0005', entry.fileName);
-  }
+  const held = checksums ? checksums.matches(entry.fileName, bytes.length, createHash('sha256').update(bytes).digest()) : crc32(bytes) === entry.crc32;
+  if (!held) throw digestMismatch(entry.fileName, checksums !== undefined);
 }
 
-function crcMismatch(entry: Entry) {
-  return personiumError('PR400-SN-0006', `${entry.fileName}: its CRC-32 does not match its data`);
+/** A file entry whose data does not hold to its line in 00_checksums.json (`listed`), or else to its CRC-32. */
+export function digestMismatch(name: string, listed: boolean): PersoniumError {
+  return listed ? personiumError('PR400-SN-0005', name) : personiumError('PR400-SN-0006', `${name}: its CRC-32 does not match its data`);
 }
 
 /** A kept `.pjson` line with the ids of `ids` (as JSON strings) replaced by their new values. */

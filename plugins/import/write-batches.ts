@@ -1,4 +1,4 @@
-// The small files and folders of an import, in flight in batches: each write is already under
+// The small files and folders of a restore (bin/cellar/backup-archive.ts), in flight in batches: each write is already under
 // way when it is added (the file writer threads have its bytes), and a batch is waited for as one
 // once it holds `batchWrites` writes or `batchBytes` bytes, at most `batchesInFlight` at once.
 // A promise and a slot per entry cost more than the write of a small file, at 30,000 entries.

@@ -1,0 +1,23 @@
+// How a batch of small zip entries is laid out for a file writer thread (entry-batches.ts, file-writer-worker.mjs):
+// per entry, `count` numbers of a Float64Array, and the SHA-256 of its checksum line (32 bytes) when checked against one.
+
+export const entryFields = Object.freeze({
+  /** Where its local header starts in the zip. */
+  offset: 0,
+  compressedSize: 1,
+  /** Its declared expanded size. */
+  size: 2,
+  flags: 3,
+  /** The zip's CRC-32, or the size on its checksum line when `flags` has sha256. */
+  check: 4,
+  count: 5,
+});
+
+export const entryFlags = Object.freeze({
+  folder: 1,
+  deflated: 2,
+  /** Held to a line of 00_checksums.json rather than to the zip's CRC-32. */
+  sha256: 4,
+  /** Its line held a size and a SHA-256 (a line that did not matches nothing). */
+  listed: 8,
+});
