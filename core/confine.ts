@@ -11,6 +11,20 @@ export function confine(root: string, ...segments: string[]): string {
   return target;
 }
 
+/**
+ * `confine` for a root already resolved (`path.resolve(root) === root`) and many targets below it,
+ * as an import makes one per entry: segments that are each one name (not empty, `.` or `..`, no
+ * separator, no NUL) are joined as they are, which is what resolving them would give; any other
+ * goes through confine.
+ */
+export function confineBelow(resolvedRoot: string, segments: readonly string[]): string {
+  for (const segment of segments) {
+    if (segment === '' || segment === '.' || segment === '..' || segment.includes('/') || segment.includes('\0')) return confine(resolvedRoot, ...segments);
+  }
+  if (segments.length === 0) return resolvedRoot;
+  return `${resolvedRoot.endsWith(path.sep) ? resolvedRoot : resolvedRoot + path.sep}${segments.join(path.sep)}`;
+}
+
 /** File systems cap a name at 255 bytes, counted in UTF-8 (not in UTF-16 units as `length` does). */
 export const maxNameBytes = 255;
 

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
 import type { StagedContent } from '../../core/cell-content.ts';
-import { confine } from '../../core/confine.ts';
+import { confineBelow } from '../../core/confine.ts';
 import { bodyOf, errorBody, personiumError } from '../../core/errors.ts';
 import { checksumsEntry, webdavFolder } from '../../core/export-format.ts';
 import type { ChecksumTable } from './key-table.ts';
@@ -129,7 +129,7 @@ export class CellImporter {
       const progress = new ImportProgress(snapshot.totalBytes, (percent) => this.unit.status.reportProgress(cellId, percent));
       await verifyListing(zip, snapshot);
       const odata = await readOData(zip, snapshot, cellId);
-      const { davRoot } = staged;
+      const davRoot = path.resolve(staged.davRoot);
       const pool = new TaskPool(extractConcurrency);
       const files = new FileWriters();
       const flush = new BackgroundFlush(staged.dir);
@@ -146,7 +146,7 @@ export class CellImporter {
           await this.#beforeEntry?.(entryPath, signal);
           signal.throwIfAborted();
           const below = entryPath.slice(webdavFolder.length);
-          const target = confine(davRoot, ...targetSegments(below, odata.boxIds));
+          const target = confineBelow(davRoot, targetSegments(below, odata.boxIds));
           // The cell's own `.pmeta` and each box's: their ids become this cell's and the new boxes'.
           const ownerIds = pmetaOwnerIds(below, odata);
           const rewrite = entryPath.endsWith('/.pmeta') && odata.roleIds.size > 0 ? (data: Buffer) => withRoleIds(data, odata.roleIds) : undefined;

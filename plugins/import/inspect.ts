@@ -7,7 +7,7 @@ import { openBlockZip, zipIdentity, type FileIdentity } from './block-reader.ts'
 import { isPersoniumError, personiumError, type PersoniumError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, snapshotExportVersion, webdavFolder, type SnapshotManifest } from '../../core/export-format.ts';
 import { readChecksumList } from './checksum-list.ts';
-import { KeySet, nameKey, type ChecksumTable } from './key-table.ts';
+import { KeySet, nameKey, type ChecksumTable, type NameKey } from './key-table.ts';
 
 export interface ImportLimits {
   maxEntries: number;
@@ -104,7 +104,7 @@ interface ContentFolders {
  * write a file where it made a folder. Folders named content are kept as keys, whichever comes
  * first; returns the name both are, or undefined. (A hidden segment, `.pmeta`, is refused before.)
  */
-function fileFolderClash(name: string, key: Buffer, folders: ContentFolders, names: KeySet): string | undefined {
+function fileFolderClash(name: string, key: NameKey, folders: ContentFolders, names: KeySet): string | undefined {
   if (!name.startsWith(webdavFolder)) return undefined;
   const isFolder = name.endsWith('/');
   if (!isFolder && name.endsWith('/content') && folders.keys?.has(key)) return name;
