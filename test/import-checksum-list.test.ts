@@ -85,3 +85,28 @@ test('an empty list is an empty table', async (t) => {
   t.is(missing, undefined);
   t.false(new ChecksumTable(1).has('a'));
 });
+
+test('lines written as Cellar writes them are read whole, between lines that are not, whatever the chunks; a name listed twice keeps its last line', async (t) => {
+  const hex = (text: string) => sha(text).toString('hex');
+  const names = Array.from({ length: 40 }, (_, index) => (index % 7 === 3 ? `20_webdav/__/tab\there "${index}"/content` : `20_webdav/__/f${index}/content`));
+  const lines = names.map((name, index) => (index % 5 === 4
+    ? ` ${JSON.stringify(name)} : { "sha256" : "${hex(String(index))}", "size" : ${String(index).length} }`
+    : `${JSON.stringify(name)}:{"size":${String(index).length},"sha256":"${hex(String(index))}"}`));
+  // The first name again, with another line: the last one holds.
+  const text = `{${lines.join(',')},${JSON.stringify(names[0])}:{"size":3,"sha256":"${hex('abc')}"}}`;
+  for (const size of [1, 5, 33, 100, 1 << 16]) {
+    const { table, missing } = await readChecksumList(pieces(text, size), namesOf(...names), names.length, '00_checksums.json');
+    t.is(missing, undefined);
+    t.is(table.size, names.length);
+    for (const [index, name] of names.entries()) {
+      if (index === 0) continue;
+      t.true(table.matches(name, String(index).length, sha(String(index))), `${name}, chunks of ${size}`);
+    }
+    t.true(table.matches(names[0]!, 3, sha('abc')));
+    t.false(table.matches(names[0]!, 1, sha('0')));
+  }
+  // A canonical-looking line with a control character in its name is not JSON.
+  const bad = `{"a\u0001":{"size":1,"sha256":"${hex('a')}"}}`;
+  const error = await t.throwsAsync(readChecksumList(pieces(bad, 1 << 16), namesOf('a'), 1, '00_checksums.json'));
+  t.is(bodyOf(error).code, 'PR400-CM-0004');
+});
