@@ -40,7 +40,7 @@ class BlockReader extends yauzl.RandomAccessReader {
   /** Synchronous reads for the small entries, read one after the other. */
   readonly window: FileWindow;
 
-  constructor(private readonly fd: number, private readonly size: number) {
+  constructor(private readonly fd: number, readonly size: number) {
     super();
     this.window = new FileWindow(fd);
   }
@@ -168,6 +168,13 @@ export async function openBlockZip(file: string, options: Options): Promise<ZipF
     close(fd, () => {});
     throw error;
   }
+}
+
+/** The size of the file a zip opened by openBlockZip reads, when it was opened. */
+export function zipSize(zip: ZipFile): number {
+  const reader = readers.get(zip);
+  if (!reader) throw new Error('not opened by openBlockZip');
+  return reader.size;
 }
 
 /** The synchronous window onto a zip opened by openBlockZip; its `fd` may be read by other threads until `zip.close()`. */

@@ -4,9 +4,9 @@
 // only walks the central directory and packs a few numbers per entry. Handing each entry over with
 // its bytes and its own promise and answer cost more than writing it, at 30,000 entries. A
 // resource's folder and files go to the thread its folder's name picks, the batches of each
-// thread filling apart; at most `batchesInFlight` are out at once, so the walk waits when the
-// threads are behind. The first failure is kept and thrown by the next `add` or by `drain`, as the
-// error the entry would have had on the main thread.
+// thread filling apart, and sent when full or when the walk pauses; at most `batchesInFlight` are
+// out at once, so the walk waits when the threads are behind. The first failure is kept and
+// thrown by the next `add` or by `drain`, as the error the entry would have had on the main thread.
 import path from 'node:path';
 import type { Entry } from 'yauzl';
 import { personiumError, type PersoniumError } from '../../core/errors.ts';
@@ -73,11 +73,16 @@ export class EntryBatches {
     return index + 1 === batchEntries ? this.#send(lane) : undefined;
   }
 
-  /** Sends what is left and waits for every batch; throws the first failure. */
-  async drain(): Promise<void> {
+  /** Sends the batches being filled, however few entries they hold: the walk is about to pause. */
+  async flush(): Promise<void> {
     for (let lane = 0; lane < this.#filling.length; lane += 1) {
       if (this.#filling[lane]!.names.length > 0) await this.#send(lane);
     }
+  }
+
+  /** Sends what is left and waits for every batch; throws the first failure. */
+  async drain(): Promise<void> {
+    await this.flush();
     await Promise.all(this.#out);
     if (this.#failure) throw this.#failure.error;
   }

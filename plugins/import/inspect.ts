@@ -1,9 +1,12 @@
-// What an import checks before its 202: the snapshot is read through its zip central
-// directory with yauzl and judged entry by entry, without extracting anything and without ever
-// writing to the stored file. yauzl checks names first (strictFileNames), the
-// layout and the rest are checked here; every refusal names the entry it is about.
+// What an import checks before its 202: the snapshot's zip central directory is walked
+// (central-directory.ts, with yauzl's own checks of each record and name) and judged entry by
+// entry, without extracting anything and without ever writing to the stored file. yauzl's checks
+// come first (strictFileNames), the layout and the rest are checked here; every refusal names the
+// entry it is about.
 import type { Entry, ZipFile } from 'yauzl';
 import { openBlockZip, zipIdentity, type FileIdentity } from './block-reader.ts';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { centralDirectory, entriesPerTurn } from './central-directory.ts';
 import { isPersoniumError, personiumError, type PersoniumError } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, snapshotExportVersion, webdavFolder, type SnapshotManifest } from '../../core/export-format.ts';
 import { readChecksumList } from './checksum-list.ts';
@@ -176,7 +179,9 @@ async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names:
   let totalBytes = 0;
   let files = 0;
   try {
-    for await (const entry of zip.eachEntry()) {
+    let walked = 0;
+    for (const entry of centralDirectory(zip)) {
+      if (++walked % entriesPerTurn === 0) await yieldToEventLoop();
       const name = entryName(entry);
       const unsafe = unsafeName(name) ?? outsideLayout(name);
       if (unsafe) throw personiumError('PR400-SN-0001', name, unsafe);

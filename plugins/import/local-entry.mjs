@@ -22,13 +22,25 @@ export class FileWindow {
   /** Fills `buffer` from `position`; the bytes read (fewer at the end of the file). */
   read(buffer, position) {
     if (buffer.length > windowSize) return readSync(this.fd, buffer, 0, buffer.length, position);
-    if (!this.#memory || position < this.#start || position + buffer.length > this.#start + this.#length) {
+    return this.view(position, buffer.length).copy(buffer);
+  }
+
+  /**
+   * The `length` bytes from `position` (fewer at the end of the file), as a view of the window
+   * that holds until the next read, or as a buffer of their own when longer than the window.
+   */
+  view(position, length) {
+    if (length > windowSize) {
+      const own = Buffer.allocUnsafe(length);
+      return own.subarray(0, readSync(this.fd, own, 0, length, position));
+    }
+    if (!this.#memory || position < this.#start || position + length > this.#start + this.#length) {
       this.#memory ??= Buffer.allocUnsafe(windowSize);
       this.#start = position;
       this.#length = readSync(this.fd, this.#memory, 0, windowSize, position);
     }
     const from = position - this.#start;
-    return this.#memory.copy(buffer, 0, from, Math.min(this.#length, from + buffer.length));
+    return this.#memory.subarray(from, Math.min(this.#length, from + length));
   }
 }
 

@@ -11,6 +11,7 @@ import { isPersoniumError, personiumError, type PersoniumError } from '../../cor
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, pjsonFiles, webdavFolder, type PjsonLine } from '../../core/export-format.ts';
 import { accountOf, roleLinkOf, roleOf } from '../../core/identity-lines.ts';
 import type { Written } from './entry-writer.ts';
+import { centralDirectory } from './central-directory.ts';
 import { readEntryBytes, walkError, type InspectedSnapshot } from './inspect.ts';
 import type { ChecksumTable } from './key-table.ts';
 
@@ -34,12 +35,18 @@ function parseLine(file: string, line: string): PjsonLine {
   }
 }
 
-/** The central directory again, one entry at a time; its errors said as the inspection says them. */
-export async function* walkEntries(zip: ZipFile): AsyncGenerator<Entry> {
-  try {
-    yield* zip.eachEntry();
-  } catch (error) {
-    throw isPersoniumError(error) ? error : walkError(error as Error);
+/** The central directory again, one entry at a time (central-directory.ts); its errors said as the inspection says them. */
+export function* walkEntries(zip: ZipFile): Generator<Entry> {
+  const entries = centralDirectory(zip);
+  for (;;) {
+    let next: IteratorResult<Entry>;
+    try {
+      next = entries.next();
+    } catch (error) {
+      throw isPersoniumError(error) ? error : walkError(error as Error);
+    }
+    if (next.done) return;
+    yield next.value;
   }
 }
 

@@ -47,7 +47,7 @@ export async function verifySnapshot(file: string, limits: ImportLimits): Promis
       await verifyListing(zip, snapshot);
       const odata = await readOData(zip, snapshot, verifyingCellId);
       findings.boxes = odata.document.boxes.map((box) => box.Name);
-      for await (const entry of walkEntries(zip)) {
+      for (const entry of walkEntries(zip)) {
         const name = entry.fileName;
         if (name.endsWith('/')) findings.folders += 1;
         else findings.files += 1;

@@ -19,6 +19,11 @@ export interface ZipEntrySpec {
   declaredSize?: number;
   /** An extra field in the local header only (the central directory's stays empty). */
   localExtra?: Buffer;
+  /** An extra field in the central directory's record only. */
+  centralExtra?: Buffer;
+  /** The name's bytes as they are stored, and whether the UTF-8 flag is set (it is by default). */
+  nameBytes?: Buffer;
+  utf8?: boolean;
 }
 
 export function buildZip(specs: ZipEntrySpec[]): Buffer {
@@ -26,13 +31,13 @@ export function buildZip(specs: ZipEntrySpec[]): Buffer {
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const spec of specs) {
-    const name = Buffer.from(spec.name, 'utf8');
+    const name = spec.nameBytes ?? Buffer.from(spec.name, 'utf8');
     const data = Buffer.isBuffer(spec.data) ? spec.data : Buffer.from(spec.data ?? '', 'utf8');
     const packed = spec.deflate ? deflateRawSync(data) : data;
     // An encrypted entry starts with the 12-byte ZipCrypto header.
     const stored = spec.encrypted ? Buffer.concat([Buffer.alloc(12, 7), packed]) : packed;
     const crc = crc32(data) >>> 0;
-    const flags = 0x0800 | (spec.encrypted ? 0x1 : 0);
+    const flags = (spec.utf8 === false ? 0 : 0x0800) | (spec.encrypted ? 0x1 : 0);
     const method = spec.method ?? (spec.deflate ? 8 : 0);
     const size = spec.declaredSize ?? data.length;
     const local = Buffer.alloc(30);
@@ -56,11 +61,13 @@ export function buildZip(specs: ZipEntrySpec[]): Buffer {
     central.writeUInt32LE(stored.length, 20);
     central.writeUInt32LE(size, 24);
     central.writeUInt16LE(name.length, 28);
+    const centralExtra = spec.centralExtra ?? Buffer.alloc(0);
+    central.writeUInt16LE(centralExtra.length, 30);
     const mode = spec.mode ?? (spec.name.endsWith('/') ? 0o40755 : 0o100644);
     central.writeUInt32LE(mode * 0x10000 + (spec.name.endsWith('/') ? 0x10 : 0), 38);
     central.writeUInt32LE(offset, 42);
     locals.push(local, name, localExtra, stored);
-    centrals.push(central, name);
+    centrals.push(central, name, centralExtra);
     offset += local.length + name.length + localExtra.length + stored.length;
   }
   const directory = Buffer.concat(centrals);
