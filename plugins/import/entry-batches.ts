@@ -37,8 +37,8 @@ export class EntryBatches {
   readonly #out = new Set<Promise<void>>();
   #failure: { error: unknown } | undefined;
 
-  /** `fd` is the zip's, open until the batches are drained; `onBytes` hears of each batch written. */
-  constructor(private readonly files: FileWriters, private readonly fd: number, private readonly checksums: ChecksumTable | undefined, private readonly onBytes: (bytes: number) => void) {
+  /** `fd` is the zip's, open until the batches are drained; `onWritten` hears of each batch written: its files' bytes, its files and folders. */
+  constructor(private readonly files: FileWriters, private readonly fd: number, private readonly checksums: ChecksumTable | undefined, private readonly onWritten: (bytes: number, entries: number) => void) {
     this.#filling = Array.from({ length: files.lanes }, () => new Filling(checksums !== undefined));
   }
 
@@ -101,7 +101,7 @@ export class EntryBatches {
     });
     const out: Promise<void> = answered.then((failure) => {
       if (failure) throw this.#errorOf(failure, batch.names[failure.index]!);
-      this.onBytes(batch.bytes);
+      this.onWritten(batch.bytes, count);
     }).catch((error: unknown) => { this.#failure ??= { error }; }).finally(() => this.#out.delete(out));
     this.#out.add(out);
   }

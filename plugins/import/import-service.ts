@@ -137,7 +137,10 @@ export class CellImporter {
         progress.add(bytes);
         flush.add(bytes);
       };
-      const small = new EntryBatches(files, zipWindow(zip).fd, snapshot.checksums, onBytes);
+      const small = new EntryBatches(files, zipWindow(zip).fd, snapshot.checksums, (bytes, entries) => {
+        progress.add(bytes);
+        flush.add(bytes, entries);
+      });
       try {
         for await (const entry of walkEntries(zip)) {
           const entryPath = entry.fileName;
