@@ -4,6 +4,7 @@
 // store write that ends the job. The old content is removed only after that write; a crash before
 // it leaves the old content live and the staging folder is swept at the next start.
 import { mkdir } from 'node:fs/promises';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import path from 'node:path';
 import type { Entry, ZipFile } from 'yauzl';
 import type { StagedContent } from '../../core/cell-content.ts';
@@ -22,6 +23,7 @@ import { FileWriters } from './file-writer.ts';
 import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
 import { fileIdentity, zipWindow } from './block-reader.ts';
+import { entriesPerTurn } from './central-directory.ts';
 import { inspectSnapshot, openZip, type InspectedSnapshot } from './inspect.ts';
 import { checkFileDigest, pmetaOwnerIds, readOData, readOwnerPmeta, requireListed, targetSegments, verifyListing, walkEntries, withRoleIds } from './snapshot-checks.ts';
 
@@ -142,12 +144,22 @@ export class CellImporter {
         flush.add(bytes, entries);
       });
       try {
-        for await (const entry of walkEntries(zip)) {
+        let walked = 0;
+        for (const entry of walkEntries(zip)) {
+          if (++walked % entriesPerTurn === 0) {
+            // A turn of the event loop now and then, for the unit's other requests; what the
+            // threads have not been sent yet goes first.
+            await small.flush();
+            await yieldToEventLoop();
+          }
           const entryPath = entry.fileName;
           signal.throwIfAborted();
           if (!entryPath.startsWith(webdavFolder)) continue;
-          await this.#beforeEntry?.(entryPath, signal);
-          signal.throwIfAborted();
+          if (this.#beforeEntry) {
+            await small.flush();
+            await this.#beforeEntry(entryPath, signal);
+            signal.throwIfAborted();
+          }
           const below = entryPath.slice(webdavFolder.length);
           const target = confineBelow(davRoot, targetSegments(below, odata.boxIds));
           // The cell's own `.pmeta` and each box's: their ids become this cell's and the new boxes'.
@@ -158,6 +170,8 @@ export class CellImporter {
             const wait = small.add(entry, target, folder ? -1 : requireListed(entryPath, snapshot.checksums));
             if (wait) await wait;
           } else {
+            // A large file may take a while: the small ones gathered so far go first.
+            await small.flush();
             await pool.add(async () => {
               if (!ownerIds) return this.#writeFile(zip, entry, target, files, snapshot.checksums, onBytes, rewrite);
               await mkdir(path.dirname(target), { recursive: true });
