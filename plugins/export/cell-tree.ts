@@ -5,7 +5,6 @@
 // calls: a folder listing costs about 10 µs so, against a thread-pool round trip of about 30 µs
 // for each listing and each size (measured), and a cell of small files is mostly folders.
 import { lstatSync, readdirSync } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface TreeItem {
@@ -54,11 +53,6 @@ export function* walkTree(root: string): Generator<TreeItem> {
   }
 }
 
-/** Whether a file's size counts: `.pmeta` files are a few hundred bytes, their weight as entries stands for their size. */
-function sizeCounts(relative: string): boolean {
-  return relative !== '.pmeta' && !relative.endsWith('/.pmeta');
-}
-
 export function measureTree(root: string): TreeTotals {
   const totals: TreeTotals = { files: 0, directories: 0, bytes: 0, largestFile: 0 };
   for (const item of walkTree(root)) {
@@ -66,59 +60,11 @@ export function measureTree(root: string): TreeTotals {
       totals.directories += 1;
       continue;
     }
-    const size = sizeCounts(item.relative) ? lstatSync(item.absolute).size : 0;
+    // `.pmeta` files are a few hundred bytes: their weight as entries stands for their size.
+    const size = item.relative === '.pmeta' || item.relative.endsWith('/.pmeta') ? 0 : lstatSync(item.absolute).size;
     totals.files += 1;
     totals.bytes += size;
     totals.largestFile = Math.max(totals.largestFile, size);
   }
-  return totals;
-}
-
-/** Folder listings and sizes asked for at once by measureTreeAsync. */
-const measureConcurrency = 16;
-
-/**
- * measureTree's totals, read with the thread pool's help (in no fixed order), for the main thread
- * to measure a tree while the export thread already writes it: on a cell of 10,000 small files
- * the measure took 0.1-0.18 s of that thread's 1.1-1.4 s.
- */
-export async function measureTreeAsync(root: string): Promise<TreeTotals> {
-  const totals: TreeTotals = { files: 0, directories: 0, bytes: 0, largestFile: 0 };
-  const folders: string[] = [''];
-  const sizes: string[] = [];
-  const running = new Set<Promise<void>>();
-  let failure: { error: unknown } | undefined;
-  const start = (work: Promise<void>) => {
-    const tracked: Promise<void> = work.catch((error: unknown) => { failure ??= { error }; }).finally(() => running.delete(tracked));
-    running.add(tracked);
-  };
-  while (!failure && (folders.length > 0 || sizes.length > 0 || running.size > 0)) {
-    while (running.size < measureConcurrency && (folders.length > 0 || sizes.length > 0)) {
-      const file = sizes.pop();
-      if (file !== undefined) {
-        start(lstat(path.join(root, file)).then((info) => {
-          totals.bytes += info.size;
-          totals.largestFile = Math.max(totals.largestFile, info.size);
-        }));
-        continue;
-      }
-      const relative = folders.pop()!;
-      totals.directories += 1;
-      start(readdir(relative ? path.join(root, relative) : root, { withFileTypes: true }).then((entries) => {
-        const prefix = relative ? `${relative}/` : '';
-        for (const entry of entries) {
-          if (!isExported(entry.name)) continue;
-          if (entry.isDirectory()) folders.push(prefix + entry.name);
-          else if (entry.isFile()) {
-            totals.files += 1;
-            if (sizeCounts(prefix + entry.name)) sizes.push(prefix + entry.name);
-          }
-        }
-      }));
-    }
-    if (running.size > 0) await Promise.race(running);
-  }
-  await Promise.all(running);
-  if (failure) throw failure.error;
   return totals;
 }

@@ -4,8 +4,7 @@
 // its work never holds up the requests the unit serves meanwhile.
 import { errorBody, isPersoniumError, personiumErrorOf, type PersoniumErrorBody } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, webdavFolder } from '../../core/export-format.ts';
-import { lstatSync } from 'node:fs';
-import { measureTree, walkTree, type TreeTotals } from './cell-tree.ts';
+import { measureTree, walkTree } from './cell-tree.ts';
 import { ExportProgress } from './progress.ts';
 import { SizeChangedError, SnapshotZipWriter } from './zip-writer.ts';
 
@@ -27,8 +26,6 @@ export interface ZipJobHooks {
   onProgress: (percent: number) => void;
   /** Test seam (CellExporter.beforeEntry): awaited before each entry. */
   beforeEntry?: (entry: string) => Promise<void>;
-  /** The tree's totals, measured elsewhere meanwhile (zip-thread.ts); without them the job measures the tree first. */
-  totals?: Promise<TreeTotals>;
 }
 
 /** What a failed export writes to `{Name}.error`. File system paths never appear in it. */
@@ -53,7 +50,6 @@ export type FromExportThread =
 
 export type ToExportThread =
   | { type: 'abort' }
-  | { type: 'totals'; totals: TreeTotals }
   | { type: 'go' }
   | { type: 'refuse'; message: string; code: string | undefined };
 
@@ -66,20 +62,9 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
   let position: string | undefined;
   let writer: SnapshotZipWriter | undefined;
   try {
+    const tree = measureTree(input.davRoot);
     const smallBytes = input.odata.reduce((sum, { text }) => sum + Buffer.byteLength(text), input.cellJson.length + 1024);
-    const progress = new ExportProgress(hooks.onProgress);
-    const measured = (tree: TreeTotals) => progress.setTotals(tree.bytes + smallBytes, tree.files + tree.directories + input.odata.length + 4);
-    if (hooks.totals) {
-      // The tree is there before any entry is written (a cell whose folder is gone fails here).
-      lstatSync(input.davRoot);
-      // A tree that cannot be measured stays at 0%: its walk below reports what is wrong.
-      hooks.totals.then(measured, () => {});
-      // A small tree is measured before this thread has started: a turn of its event loop (with
-      // the poll for messages, which setImmediate alone does not wait for) lets its totals in.
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
-    } else {
-      measured(measureTree(input.davRoot));
-    }
+    const progress = new ExportProgress(tree.bytes + smallBytes, tree.files + tree.directories + input.odata.length + 4, hooks.onProgress);
     // ZIP64 records are written where they are needed: on an entry past 4 GiB, at the end for more
     // than 65,535 entries or an archive past 4 GiB.
     const zip = new SnapshotZipWriter(input.temp, { level: input.level, forceZip64: false, date: new Date(input.createdAt), signal, onBytes: progress.addBytes });

@@ -2,7 +2,6 @@
 // writeSnapshotZip on the input it was given and reports progress and the outcome as messages.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PersoniumError } from '../../core/errors.ts';
-import type { TreeTotals } from './cell-tree.ts';
 import { writeSnapshotZip, type ZipJobInput, type FromExportThread, type ToExportThread } from './zip-job.ts';
 
 const port = parentPort!;
@@ -15,12 +14,8 @@ function post(message: FromExportThread): void {
   port.postMessage(message);
 }
 
-let measured: (totals: TreeTotals) => void = () => {};
-const totals = new Promise<TreeTotals>((resolve) => { measured = resolve; });
-
 port.on('message', (message: ToExportThread) => {
   if (message.type === 'abort') controller.abort(new Error('the export was stopped'));
-  else if (message.type === 'totals') measured(message.totals);
   else answer?.(message);
 });
 
@@ -37,7 +32,6 @@ try {
   await writeSnapshotZip(input, {
     signal: controller.signal,
     onProgress: (percent) => post({ type: 'progress', percent }),
-    totals,
     ...(input.hooked ? { beforeEntry } : {}),
   });
   post({ type: 'done' });

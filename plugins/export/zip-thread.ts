@@ -6,7 +6,6 @@ import { Worker } from 'node:worker_threads';
 import { build, stop } from 'esbuild';
 import { personiumErrorOf } from '../../core/errors.ts';
 import { repositoryFile } from '../../core/repository-files.ts';
-import { measureTreeAsync } from './cell-tree.ts';
 import type { FromExportThread, ToExportThread, ZipJobHooks, ZipJobInput } from './zip-job.ts';
 
 let threadCode: Promise<URL> | undefined;
@@ -39,8 +38,6 @@ export async function writeSnapshotZipInThread(input: ZipJobInput, hooks: ZipJob
   const worker = new Worker(await compiledThread(), { workerData: { ...input, hooked: hooks.beforeEntry !== undefined }, execArgv: [] });
   const send = (message: ToExportThread) => worker.postMessage(message);
   const abort = () => send({ type: 'abort' });
-  // The tree is measured here, for the progress, while the thread already writes it.
-  measureTreeAsync(input.davRoot).then((totals) => send({ type: 'totals', totals })).catch(() => {});
   try {
     return await new Promise<void>((resolve, reject) => {
       if (hooks.signal.aborted) abort();
