@@ -3,6 +3,8 @@
 import path from 'node:path';
 
 export function confine(root: string, ...segments: string[]): string {
+  // No file system takes NUL in a name; where paths are passed joined by NUL it would split one.
+  if (segments.some((segment) => segment.includes('\0'))) throw new Error(`path escapes its root: NUL in ${JSON.stringify(segments.join('/'))}`);
   const resolvedRoot = path.resolve(root);
   const target = path.resolve(resolvedRoot, ...segments);
   if (target !== resolvedRoot && !target.startsWith(resolvedRoot + path.sep)) {

@@ -13,12 +13,12 @@ import { openZip } from '../plugins/import/inspect.ts';
 import { buildZip, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
 
 const run = promisify(execFile);
-const fields = ['fileName', 'generalPurposeBitFlag', 'compressionMethod', 'lastModFileTime', 'lastModFileDate', 'crc32', 'compressedSize', 'uncompressedSize', 'externalFileAttributes', 'relativeOffsetOfLocalHeader', 'extraFieldLength'] as const;
+const fields = ['fileName', 'generalPurposeBitFlag', 'compressionMethod', 'lastModFileTime', 'lastModFileDate', 'crc32', 'compressedSize', 'uncompressedSize', 'externalFileAttributes', 'relativeOffsetOfLocalHeader', 'extraFieldLength', 'fileComment'] as const;
 
 type Walk = { entries: Array<Partial<Entry>>; error?: string };
 
-function picked(entry: Entry): Partial<Entry> {
-  return Object.fromEntries(fields.map((field) => [field, entry[field]]));
+function picked(entry: Entry): Partial<Entry> & { date: number } {
+  return { ...Object.fromEntries(fields.map((field) => [field, entry[field]])), date: entry.getLastModDate().getTime() };
 }
 
 async function yauzlWalk(file: string): Promise<Walk> {

@@ -7,6 +7,7 @@ import { FileWriters, bufferSizeFor } from '../plugins/import/file-writer.ts';
 import { EntryBatches } from '../plugins/import/entry-batches.ts';
 import { zipWindow } from '../plugins/import/block-reader.ts';
 import { openZip } from '../plugins/import/inspect.ts';
+import { centralDirectory } from '../plugins/import/central-directory.ts';
 import { ChecksumTable, nameKey } from '../plugins/import/key-table.ts';
 import { errorBody, type ErrorCode, type PersoniumError } from '../core/errors.ts';
 import { buildZip, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
@@ -174,6 +175,25 @@ test('a small entry that is damaged fails as PR400-SN-0006 with what the thread 
   zip[flipped] = zip[flipped]! ^ 1;
   const { error } = await extractAll(dir, zip);
   t.deepEqual((error as PersoniumError).data, errorBody('PR400-SN-0006', ['x/content: its CRC-32 does not match its data']));
+});
+
+test('a batch whose targets do not match its entries one for one writes nothing; a target with NUL is refused before it is sent', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 's.zip');
+  await writeFile(file, buildZip([{ name: 'x/content', data: 'one' }, { name: 'y/content', data: 'two' }]));
+  const opened = await openZip(file);
+  const files = new FileWriters();
+  t.teardown(async () => { await files.close(); opened.close(); });
+  const entries = [...centralDirectory(opened)];
+  // Two entries' numbers, three targets: what a NUL inside one target would make of it.
+  const numbers = new Float64Array(2 * 5);
+  entries.forEach((entry, index) => numbers.set([entry.relativeOffsetOfLocalHeader, entry.compressedSize, entry.uncompressedSize, 0, entry.crc32], index * 5));
+  const targets = [path.join(dir, 'out', 'x'), path.join(dir, 'elsewhere'), path.join(dir, 'out', 'y')].join('\0');
+  const failure = await files.extract(0, { fd: zipWindow(opened).fd, targets, numbers });
+  t.like(failure, { index: 0, kind: 'io' });
+  for (const written of ['out', 'elsewhere']) await t.throwsAsync(stat(path.join(dir, written)), { code: 'ENOENT' }, written);
+  const batches = new EntryBatches(files, zipWindow(opened).fd, undefined, () => {});
+  t.throws(() => batches.add(entries[0]!, `${path.join(dir, 'out', 'x')}\0${path.join(dir, 'elsewhere')}`, -1), { message: /NUL in a target path/ });
 });
 
 test('a file the threads cannot create fails with its system error', async (t) => {

@@ -1,4 +1,4 @@
-import { readdir, rename, writeFile } from 'node:fs/promises';
+import { readdir, rename, stat, writeFile } from 'node:fs/promises';
 import test from 'ava';
 import { errorBody } from '../core/errors.ts';
 import { buildZip, importStatus, snapshotEntries, settledContentDirs, startImport, unitWithCell, upload, type ZipEntrySpec } from './helpers/snapshot-zip.ts';
@@ -111,6 +111,28 @@ test('a snapshot replaced while its import waits in the queue is judged again wh
   const status = await importStatus(unit);
   t.like(status, { status: 'import failed', importation_name: 'good' });
   t.deepEqual(status.message, errorBody('PR400-SN-0001', ['README.txt', 'not part of the snapshot layout']));
+});
+
+test('a snapshot replaced after the job judged it, before its extraction, is not extracted: the import fails naming the file', async (t) => {
+  const unit = await unitWithCell();
+  t.teardown(() => unit.stop());
+  await upload(unit, 'good', buildZip(snapshotEntries()));
+  const file = unit.server.cellar.snapshots.of(cellId(unit)).filePath('good.zip');
+  const escaped = `/tmp/cellar-nul-escape-${process.pid}`;
+  // Between the job's inspection and its extraction (the staging folder is made in between), a
+  // file that only the inspection would refuse, NUL in a name, takes the inspected one's place.
+  const { contents } = unit.server.cellar;
+  const stage = contents.stage.bind(contents);
+  contents.stage = async (id) => {
+    await writeFile(`${file}.new`, buildZip([...snapshotEntries(), { name: `20_webdav/__/a\0${escaped}/`, data: '' }]));
+    await rename(`${file}.new`, file);
+    return stage(id);
+  };
+  t.is((await startImport(unit, 'good')).statusCode, 202);
+  const status = await importStatus(unit);
+  t.like(status, { status: 'import failed', importation_name: 'good' });
+  t.deepEqual(status.message, errorBody('PR409-DV-0003', ['good.zip (it changed after it was inspected)']));
+  await t.throwsAsync(stat(escaped), { code: 'ENOENT' });
 });
 
 test('a later successful import returns an import-failed cell to normal and clears the failure', async (t) => {

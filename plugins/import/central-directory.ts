@@ -98,8 +98,17 @@ export function* centralDirectory(zip: ZipFile): Generator<Entry> {
     const extraLength = entry.extraFieldLength;
     const variable = bytesAt(window, cursor + centralBytes, nameLength + extraLength + entry.fileCommentLength);
     cursor += centralBytes + variable.length;
-    const extraFields = extraLength === 0 ? [] : yauzl.parseExtraFields(variable.subarray(nameLength, nameLength + extraLength));
-    entry.fileName = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, variable.subarray(0, nameLength), extraFields, true);
+    // Copied out of the window, which the next record moves.
+    const raw = Buffer.from(variable);
+    entry.fileNameRaw = raw.subarray(0, nameLength);
+    entry.extraFieldRaw = raw.subarray(nameLength, nameLength + extraLength);
+    entry.fileCommentRaw = raw.subarray(nameLength + extraLength);
+    const extraFields = extraLength === 0 ? [] : yauzl.parseExtraFields(entry.extraFieldRaw);
+    entry.extraFields = extraFields;
+    entry.fileName = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, extraFields, true);
+    // A comment is decoded as a name is (CP437 or UTF-8), without the Unicode path field.
+    entry.fileComment = entry.fileCommentLength === 0 ? '' : yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileCommentRaw, [], true);
+    entry.comment = entry.fileComment;
     const problem = yauzl.validateFileName(entry.fileName);
     if (problem !== null) throw new Error(problem);
     applyZip64(entry, extraFields);

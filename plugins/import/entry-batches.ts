@@ -48,6 +48,8 @@ export class EntryBatches {
    */
   add(entry: Entry, target: string, slot: number): Promise<void> | undefined {
     if (this.#failure) throw this.#failure.error;
+    // The targets go over joined by NUL: one in a target would shift every entry after it.
+    if (target.includes('\0')) throw new Error(`NUL in a target path: ${JSON.stringify(target)}`);
     const folder = entry.fileName.endsWith('/');
     const lane = this.files.laneOf(folder ? target : path.dirname(target));
     const batch = this.#filling[lane]!;
@@ -78,6 +80,12 @@ export class EntryBatches {
     for (let lane = 0; lane < this.#filling.length; lane += 1) {
       if (this.#filling[lane]!.names.length > 0) await this.#send(lane);
     }
+  }
+
+  /** Waits for the batches sent, sending no more; throws the first failure. */
+  async settle(): Promise<void> {
+    await Promise.all(this.#out);
+    if (this.#failure) throw this.#failure.error;
   }
 
   /** Sends what is left and waits for every batch; throws the first failure. */

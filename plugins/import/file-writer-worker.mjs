@@ -73,6 +73,8 @@ function extractBatch({ batch, fd, targets, numbers, digests }) {
   memory ??= Buffer.allocUnsafe(1024 * 1024 + 64);
   const names = targets.split('\0');
   let failure;
+  // One target per entry, or none of the batch is written.
+  if (names.length * entryFields.count !== numbers.length) failure = { index: 0, kind: 'io', message: 'a batch whose targets do not match its entries' };
   for (let index = 0; index < names.length && !failure; index += 1) {
     const at = index * entryFields.count;
     const flags = numbers[at + entryFields.flags];

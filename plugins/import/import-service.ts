@@ -22,7 +22,7 @@ import { EntryBatches } from './entry-batches.ts';
 import { FileWriters } from './file-writer.ts';
 import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
-import { fileIdentity, zipWindow } from './block-reader.ts';
+import { fileIdentity, zipIdentity, zipWindow } from './block-reader.ts';
 import { entriesPerTurn } from './central-directory.ts';
 import { inspectSnapshot, openZip, type InspectedSnapshot } from './inspect.ts';
 import { checkFileDigest, pmetaOwnerIds, readOData, readOwnerPmeta, requireListed, targetSegments, verifyListing, walkEntries, withRoleIds } from './snapshot-checks.ts';
@@ -128,6 +128,8 @@ export class CellImporter {
   async #extract(file: string, snapshot: InspectedSnapshot, staged: StagedContent, cellId: string, signal: AbortSignal): Promise<void> {
     const zip = await openZip(file);
     try {
+      // Only the file that was inspected is extracted: some checks (unsafe names, the layout) are the inspection's alone.
+      if (zipIdentity(zip).key !== snapshot.identity.key) throw personiumError('PR409-DV-0003', `${path.basename(file)} (it changed after it was inspected)`);
       const progress = new ImportProgress(snapshot.totalBytes, (percent) => this.unit.status.reportProgress(cellId, percent));
       await verifyListing(zip, snapshot);
       const odata = await readOData(zip, snapshot, cellId);
@@ -171,8 +173,10 @@ export class CellImporter {
             if (wait) await wait;
           } else {
             // A large file may take a while: the small ones gathered so far go first.
-            await small.flush();
+            if (!isSmallEntry(entry)) await small.flush();
             await pool.add(async () => {
+              // A small file written here counts as an entry toward the next background flush, as the threads' do.
+              if (isSmallEntry(entry)) flush.add(0, 1);
               if (!ownerIds) return this.#writeFile(zip, entry, target, files, snapshot.checksums, onBytes, rewrite);
               await mkdir(path.dirname(target), { recursive: true });
               await writeFileDurably(target, JSON.stringify(await readOwnerPmeta(zip, entry, snapshot.checksums, ownerIds, odata.roleIds)));
@@ -182,7 +186,8 @@ export class CellImporter {
         await small.drain();
         await pool.drain();
       } finally {
-        await small.drain().catch(() => {});
+        // Stopped: the batches already sent are waited for, the partial ones are not sent.
+        await (signal.aborted ? small.settle() : small.drain()).catch(() => {});
         await pool.drain().catch(() => {});
         await files.close();
         await flush.settle();
