@@ -1,24 +1,30 @@
-// Reads a unit backup (a tar in the layout of core/backup-layout.ts) and checks every entry as it
-// streams by: its kind and name against the layout, its bytes against their SHA-256, and, once
-// the manifest (the last entry) arrives, every entry against its line. The checks are the same
-// for `unit verify`, `unit restore` (which also writes each entry into a folder) and `unit
-// backup` while downloading (which leaves the SHA-256 out unless asked: see ReadOptions.hashes). The entries' own lines are spooled to disk, so memory stays flat in the
-// size of the unit; the names are kept to refuse duplicates and entries whose folder came later.
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, utimesSync } from 'node:fs';
-import { open, rm, type FileHandle } from 'node:fs/promises';
-import { once } from 'node:events';
+// Reads a unit backup (a tar in the layout of core/backup-layout.ts) from its file and checks every
+// entry: its kind and name against the layout, its bytes against their SHA-256, and, once the
+// manifest (the last entry) is reached, every entry against its line. The checks are the same for
+// `unit verify`, `unit restore` (which also writes each entry into a folder) and `unit backup`
+// once the download is whole (which leaves the SHA-256 out unless asked: see ReadOptions.hashes).
+// The main thread walks the headers (tar-walk.ts) without reading the entries' bytes; two threads
+// (the import's writer threads) read those from the archive's descriptor, hash them and write
+// them out, in batches, so that both cores hash and the kernel creates files on both. The
+// entries' own lines are spooled to disk and at most a few batches are under way, so memory stays
+// flat in the size of the unit; the names are kept to refuse duplicates and entries whose folder
+// came later.
+import { randomBytes } from 'node:crypto';
+import { createReadStream, readSync, utimesSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import tar from 'tar-stream';
+import { Readable } from 'node:stream';
 import {
   backupFormat, backupFormatVersion, cellsFolder, layoutProblem, manifestName, restoredFileMode, sameEntry, storeFileName,
   type ManifestEntry, type ManifestHeader, type ManifestTrailer,
 } from '../../core/backup-layout.ts';
 import { ManifestSpool } from '../../core/manifest-spool.ts';
-import { FileWriters } from '../../plugins/import/file-writer.ts';
+import { copyFields } from '../../plugins/import/entry-layout.mjs';
+import { FileWriters, type CopyResult } from '../../plugins/import/file-writer.ts';
 import { checkUnitDocument } from '../../core/store-validation.ts';
+import { needMore, TarFileWalk, TarFormatError, type TarHeader } from './tar-walk.ts';
 
 /** Why an archive is not a whole, sound unit backup; `entry` names the entry at fault when there is one. */
 export class BackupRefusedError extends Error {
@@ -45,37 +51,43 @@ export interface ReadOptions {
    * download of `unit backup`, which `unit verify` and `unit restore` check in full).
    */
   hashes?: boolean;
-  onProgress?: (entries: number, bytes: number) => void;
+  /** Bytes of the archive read so far. */
+  onProgress?: (archiveBytes: number) => void;
+  /** The file is still being written (a download): read each entry once it is there. */
+  growing?: GrowingFile;
 }
 
-type TarEntry = tar.Extract extends AsyncIterable<infer Entry> ? Entry : never;
-
-const smallFileBytes = 1024 * 1024;
-/** Bytes of a large file being written at once, while the next chunks are read and hashed. */
-const writeAheadBytes = 4 * 1024 * 1024;
+/** A file still being written: how much of it is there, and when there is more. */
+export interface GrowingFile {
+  readonly size: number;
+  /** Whether it holds all it ever will. */
+  readonly whole: boolean;
+  /** Resolves once the file has grown or is whole; rejects when it never will be. */
+  more(): Promise<void>;
+}
 
 /** The registry is small; a bigger one is refused rather than held in memory. */
 const maxStoreBytes = 256 * 1024 * 1024;
 
-export async function readBackup(source: AsyncIterable<Buffer>, options: ReadOptions = {}): Promise<BackupSummary> {
+export async function readBackup(file: string, options: ReadOptions = {}): Promise<BackupSummary> {
   const spool = path.join(os.tmpdir(), `.cellar-backup-check-${randomBytes(8).toString('hex')}`);
-  const reader = new BackupReader(spool, options);
+  const handle = await open(file, 'r');
+  const reader = new BackupReader(file, handle.fd, spool, options);
   try {
-    return await reader.read(source);
+    return await reader.read(options.growing ?? { size: (await handle.stat()).size, whole: true, more: () => Promise.resolve() });
   } finally {
     await reader.close();
+    await handle.close();
     await rm(spool, { force: true });
   }
 }
 
 class BackupReader {
   readonly #spool: ManifestSpool;
-  readonly #hasher: MainThreadHash | undefined;
-  /** Creates the restored folders and small files on a thread of its own (the import's writer). */
-  readonly #writer: FileWriters | undefined;
-  readonly #writes = new Writes();
+  /** Hashes the entries, and writes them out when restoring (absent when nothing is hashed). */
+  readonly #copies: CopyBatches | undefined;
   /** Restored folders and their times, set once every entry is in (a new entry changes its folder's time). */
-  readonly #folderTimes = new Map<string, Date>();
+  readonly #folderTimes = new Map<string, number>();
   readonly #directories = new Set<string>();
   readonly #files = new Set<string>();
   /** `{cellId}/{contentId}` of every content folder in the archive. */
@@ -86,43 +98,37 @@ class BackupReader {
   #entries = 0;
   #bytes = 0;
 
-  constructor(private readonly spoolFile: string, private readonly options: ReadOptions) {
+  constructor(private readonly file: string, private readonly fd: number, private readonly spoolFile: string, private readonly options: ReadOptions) {
     this.#spool = new ManifestSpool(spoolFile);
-    this.#hasher = options.hashes === false ? undefined : new MainThreadHash();
-    this.#writer = options.extractTo ? new FileWriters() : undefined;
+    this.#copies = options.hashes === false ? undefined : new CopyBatches(fd, options.extractTo);
   }
 
-  async read(source: AsyncIterable<Buffer>): Promise<BackupSummary> {
-    const extract = tar.extract();
-    const entries = (async () => {
-      for await (const entry of extract) await this.#entry(entry);
-    })();
-    // The first failure wins: a refused entry stops the feeding, a broken tar stops the entries.
-    const fed = (async () => {
-      try {
-        for await (const chunk of source) {
-          if (!extract.write(chunk)) await Promise.race([once(extract, 'drain'), entries]);
+  async read(file: GrowingFile): Promise<BackupSummary> {
+    const walk = new TarFileWalk(this.fd, file.size, file.whole);
+    try {
+      for (let header = walk.next(); header; header = walk.next()) {
+        if (header === needMore) {
+          await file.more();
+          walk.grow(file.size, file.whole);
+          continue;
         }
-        extract.end(undefined);
-      } catch (error) {
-        extract.destroy(error as Error);
-        throw error;
+        const waiting = this.#entry(header);
+        if (waiting) await waiting;
+        this.options.onProgress?.(walk.position);
       }
-    })();
-    const settled = await Promise.allSettled([entries, fed]);
-    const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (failure) throw asRefusal(failure.reason);
-    if (!this.#summary) throw new BackupRefusedError('the archive ends before its manifest: it is truncated or not a whole unit backup');
-    this.#checkStore();
-    await this.#writes.settle();
+      if (!this.#summary) throw new BackupRefusedError('the archive ends before its manifest: it is truncated or not a whole unit backup');
+      this.#checkStore();
+      await this.#copies?.settle();
+    } catch (error) {
+      throw asRefusal(error);
+    }
     this.#setFolderTimes();
     return this.#summary;
   }
 
   async close(): Promise<void> {
     this.#spool.destroy();
-    await this.#writes.settle().catch(() => {});
-    await this.#writer?.close();
+    await this.#copies?.close();
   }
 
   /** Deepest first, so that setting a folder's time never changes its parent's again. */
@@ -130,12 +136,12 @@ class BackupReader {
     const root = this.options.extractTo;
     if (!root) return;
     const depth = (name: string) => name.split('/').length;
-    for (const [name, time] of [...this.#folderTimes].sort((a, b) => depth(b[0]) - depth(a[0]))) utimesSync(path.join(root, name), time, time);
+    for (const [name, seconds] of [...this.#folderTimes].sort((a, b) => depth(b[0]) - depth(a[0]))) utimesSync(path.join(root, name), seconds, seconds);
   }
 
-  async #entry(entry: TarEntry): Promise<void> {
-    const { header } = entry;
-    const type = header.type;
+  /** Checks one entry and hands it on; a promise only when the entry must be waited for. */
+  #entry(header: TarHeader): Promise<void> | undefined {
+    const { type, mtime, size } = header;
     const name = type === 'directory' ? header.name.replace(/\/$/, '') : header.name;
     if (this.#summary) throw new BackupRefusedError('it comes after the manifest, which must be the last entry', name);
     const problem = layoutProblem(name, type);
@@ -143,78 +149,47 @@ class BackupReader {
     if (this.#directories.has(name) || this.#files.has(name)) throw new BackupRefusedError('it appears twice', name);
     const parent = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : undefined;
     if (parent !== undefined && !this.#directories.has(parent)) throw new BackupRefusedError(`its folder [${parent}] is not an earlier entry`, name);
-    if (name === manifestName) {
-      await this.#manifest(entry);
-      return;
-    }
-    const mtime = Math.floor(header.mtime.getTime() / 1000);
+    if (name === manifestName) return this.#manifest(header);
     if (type === 'directory') {
       this.#directories.add(name);
       const segments = name.split('/');
       if (segments[0] === cellsFolder && segments.length === 3) this.#contents.add(`${segments[1]}/${segments[2]}`);
-      if (this.options.extractTo) {
-        await this.#writes.add(this.#writer!.mkdir(path.join(this.options.extractTo, name), { mode: 0o755 }), 0);
-        this.#folderTimes.set(name, header.mtime);
-      }
-      entry.resume();
+      if (this.options.extractTo) this.#folderTimes.set(name, mtime);
       this.#record({ name, type: 'directory', size: 0, mtime });
-      return;
+      return this.options.extractTo ? this.#copies!.add(name, header, 0o755, true).wait : undefined;
     }
     this.#files.add(name);
-    if (name === storeFileName) this.#store = Buffer.alloc(0);
+    if (name === storeFileName) this.#store = this.#readStore(header);
     else if (!name.includes('/')) this.#secrets.push(name);
-    const { sha256 } = await this.#content(entry, name, header.size ?? 0, header.mode ?? 0o644);
-    this.#record({ name, type: 'file', size: header.size ?? 0, mtime }, sha256);
+    this.#bytes += size;
+    const copy = this.#copies?.add(name, header, restoredFileMode(name, header.mode), false);
+    this.#record({ name, type: 'file', size, mtime }, copy?.sha256);
+    return copy?.wait;
   }
 
-  /**
-   * Hashes the entry's bytes, writing them out when restoring; returns the SHA-256. Small files
-   * go to the writer thread once whole (creating a file costs more kernel time than hashing
-   * it), large ones are written through the thread pool as they stream, several chunks at once
-   * while the next are read and hashed.
-   */
-  async #content(entry: TarEntry, name: string, size: number, mode: number): Promise<{ sha256?: Promise<string> }> {
-    const keep = name === storeFileName;
-    if (keep && size > maxStoreBytes) throw new BackupRefusedError(`the registry is larger than ${maxStoreBytes} bytes`, name);
-    const target = this.options.extractTo ? path.join(this.options.extractTo, name) : undefined;
-    const small = size <= smallFileBytes;
-    const held: Buffer[] = [];
-    // A large file's folder may still be on its way through the writer thread.
-    if (target && !small) mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
-    const writer = target && !small ? new AheadWriter(await open(target, 'wx', restoredFileMode(name, mode))) : undefined;
-    let seen = 0;
-    try {
-      for await (const chunk of entry as AsyncIterable<Buffer>) {
-        this.#hasher?.update(chunk);
-        seen += chunk.length;
-        if (keep || (target && small)) held.push(chunk);
-        if (writer) await writer.write(chunk);
-        this.#bytes += chunk.length;
-      }
-      if (seen !== size) throw new BackupRefusedError(`it holds ${seen} bytes where its header says ${size}: the archive is truncated`, name);
-      await writer?.end(entry.header.mtime);
-    } finally {
-      await writer?.close();
+  #readStore(header: TarHeader): Buffer {
+    if (header.size > maxStoreBytes) throw new BackupRefusedError(`the registry is larger than ${maxStoreBytes} bytes`, storeFileName);
+    const data = Buffer.alloc(header.size);
+    for (let at = 0; at < data.length;) {
+      const read = readSync(this.fd, data, at, data.length - at, header.dataOffset + at);
+      if (read === 0) throw new BackupRefusedError('the archive is truncated', storeFileName);
+      at += read;
     }
-    if (target && small) {
-      const data = held.length === 1 ? held[0]! : Buffer.concat(held);
-      await this.#writes.add(this.#writer!.write(target, data, { mode: restoredFileMode(name, mode), mtime: entry.header.mtime }), data.length);
-    }
-    if (keep) this.#store = Buffer.concat(held);
-    // Wrapped, so that a digest computed elsewhere need not be waited for here.
-    return { sha256: this.#hasher?.digest() };
+    return data;
   }
 
   #record(entry: ManifestEntry, sha256?: Promise<string>): void {
     this.#entries += 1;
-    this.options.onProgress?.(this.#entries, this.#bytes);
     this.#spool.record(entry, sha256);
   }
 
   /** Compares the manifest, line by line, with the entries as they were read. */
-  async #manifest(entry: TarEntry): Promise<void> {
+  async #manifest(entry: TarHeader): Promise<void> {
+    // Every digest first, so that an entry that failed is named by its own failure.
+    await this.#copies?.settle();
     await this.#spool.end();
-    const manifestLines = createInterface({ input: entry as unknown as NodeJS.ReadableStream, crlfDelay: Infinity })[Symbol.asyncIterator]();
+    const input = entry.size === 0 ? Readable.from([]) : createReadStream(this.file, { start: entry.dataOffset, end: entry.dataOffset + entry.size - 1 });
+    const manifestLines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
     const readLines = createInterface({ input: createReadStream(this.spoolFile), crlfDelay: Infinity })[Symbol.asyncIterator]();
     const first = await manifestLines.next();
     const header = parseLine<ManifestHeader>(first.done ? '' : first.value, 'its header');
@@ -235,7 +210,7 @@ class BackupReader {
       if (read.done) throw new BackupRefusedError('the manifest lists it but the archive does not hold it', parsed.name);
       const seen = JSON.parse(read.value) as ManifestEntry;
       // Without hashes only the size and place of each entry are held to its line.
-      const actual = this.#hasher ? seen : { ...seen, sha256: parsed.sha256 };
+      const actual = this.#copies ? seen : { ...seen, sha256: parsed.sha256 };
       if (!sameEntry(actual, parsed)) {
         const what = actual.name !== parsed.name ? `the manifest lists [${parsed.name}] in its place` : 'its size or SHA-256 does not match the manifest';
         throw new BackupRefusedError(what, actual.name);
@@ -280,86 +255,105 @@ function parseLine<T>(text: string, where: string): T {
   throw new BackupRefusedError(`${where} is not a JSON object`, manifestName);
 }
 
-/**
- * SHA-256 on the main thread: a hashing thread needs a copy of every chunk, which measured here
- * cost as much as the hash itself, and the writer thread already takes the second core.
- */
-class MainThreadHash {
-  #hash = createHash('sha256');
+/** Entries and bytes of a batch for a thread: about a millisecond of work or more, answered at once. */
+const batchEntries = 128;
+const batchBytes = 8 * 1024 * 1024;
+/** Batches under way per thread before the walk waits for the oldest. */
+const batchesPerLane = 3;
 
-  update(chunk: Buffer): void {
-    this.#hash.update(chunk);
-  }
-
-  digest(): Promise<string> {
-    const hex = this.#hash.digest('hex');
-    this.#hash = createHash('sha256');
-    return Promise.resolve(hex);
-  }
+interface PendingBatch {
+  names: string[];
+  numbers: number[];
+  bytes: number;
+  result: Promise<CopyResult>;
+  resolve: (result: CopyResult) => void;
+  reject: (error: Error) => void;
 }
 
-/** Writes under way, at most `limit` bytes of them; the first failure is kept for settle(). */
-class Writes {
-  readonly #pending = new Set<Promise<void>>();
-  #bytes = 0;
+function pendingBatch(): PendingBatch {
+  const batch = { names: [], numbers: [], bytes: 0 } as unknown as PendingBatch;
+  batch.result = new Promise<CopyResult>((resolve, reject) => Object.assign(batch, { resolve, reject }));
+  // Met by the digests and by `wait`; a batch never sent (a walk stopped early) is met by nobody.
+  batch.result.catch(() => {});
+  return batch;
+}
+
+/**
+ * The entries, gathered per thread into batches the thread reads from the archive, hashes and
+ * (when restoring into `root`) writes. Each resource folder goes to the same thread (the writer's
+ * lanes), so a folder is made before the files in it.
+ */
+class CopyBatches {
+  readonly #writers = new FileWriters();
+  readonly #pending: PendingBatch[];
+  readonly #underWay: Array<Array<Promise<void>>>;
   #failure: Error | undefined;
 
-  constructor(private readonly limit = writeAheadBytes) {}
-
-  async add(write: Promise<void>, bytes: number): Promise<void> {
-    this.#bytes += bytes;
-    const tracked = write.then(() => { this.#bytes -= bytes; }, (error: Error) => { this.#failure ??= error; })
-      .finally(() => this.#pending.delete(tracked));
-    this.#pending.add(tracked);
-    while (this.#bytes >= this.limit && !this.#failure) await Promise.race(this.#pending);
-    if (this.#failure) throw this.#failure;
+  constructor(private readonly fd: number, private readonly root: string | undefined) {
+    this.#pending = Array.from({ length: this.#writers.lanes }, pendingBatch);
+    this.#underWay = Array.from({ length: this.#writers.lanes }, () => []);
   }
 
-  /** Waits for every write; throws the first failure. */
+  /** Adds an entry: its SHA-256 to come (files), and a promise when the walk must wait for the threads. */
+  add(name: string, header: TarHeader, mode: number, folder: boolean): { sha256?: Promise<string>; wait?: Promise<void> } {
+    if (this.#failure) throw this.#failure;
+    const lane = this.#writers.laneOf(folder ? name : path.dirname(name));
+    const batch = this.#pending[lane]!;
+    const index = batch.names.length;
+    batch.names.push(name);
+    batch.numbers.push(header.dataOffset, header.size, mode, header.mtime * 1000, folder ? 1 : 0);
+    batch.bytes += header.size;
+    const sha256 = folder ? undefined : batch.result.then((result) => digestOf(result, index));
+    const full = batch.names.length >= batchEntries || batch.bytes >= batchBytes;
+    return { ...(sha256 ? { sha256 } : {}), ...(full ? { wait: this.#send(lane) } : {}) };
+  }
+
+  /** Sends every batch begun. */
+  flush(): void {
+    for (let lane = 0; lane < this.#pending.length; lane += 1) if (this.#pending[lane]!.names.length > 0) void this.#send(lane);
+  }
+
+  /** Sends what is left and waits for every batch; throws the first failure. */
   async settle(): Promise<void> {
-    await Promise.all(this.#pending);
+    this.flush();
+    await Promise.all(this.#underWay.flat());
     if (this.#failure) throw this.#failure;
-  }
-}
-
-/**
- * Writes a file's chunks at their positions, several under way at once (up to writeAheadBytes),
- * so that the reading and hashing of the next chunks go on meanwhile.
- */
-class AheadWriter {
-  #position = 0;
-  readonly #writes = new Writes();
-
-  constructor(private readonly handle: FileHandle) {}
-
-  async write(chunk: Buffer): Promise<void> {
-    const position = this.#position;
-    this.#position += chunk.length;
-    await this.#writes.add(writeAt(this.handle, chunk, position), chunk.length);
-  }
-
-  /** Waits for every write, then gives the file its time. */
-  async end(mtime: Date): Promise<void> {
-    await this.#writes.settle();
-    await this.handle.utimes(mtime, mtime);
   }
 
   async close(): Promise<void> {
-    await this.#writes.settle().catch(() => {});
-    await this.handle.close();
+    await this.#writers.close();
+  }
+
+  /** Hands the lane's batch to its thread; waits for the oldest when too many are under way. */
+  async #send(lane: number): Promise<void> {
+    const batch = this.#pending[lane]!;
+    this.#pending[lane] = pendingBatch();
+    const targets = this.root === undefined ? undefined : batch.names.map((name) => path.join(this.root!, name)).join('\0');
+    this.#writers.copy(lane, { fd: this.fd, targets, numbers: Float64Array.from(batch.numbers) }).then(batch.resolve, batch.reject);
+    const checked = batch.result.then(({ failure }) => {
+      if (!failure) return;
+      const name = batch.names[failure.index]!;
+      if (failure.code === 'EEXIST') throw new BackupRefusedError('it appears twice', name);
+      throw Object.assign(new Error(`[${name}] could not be ${this.root === undefined ? 'read' : 'restored'}: ${failure.message}`), { code: failure.code });
+    }).catch((error: Error) => { this.#failure ??= error; });
+    const underWay = this.#underWay[lane]!;
+    underWay.push(checked);
+    void checked.then(() => underWay.splice(underWay.indexOf(checked), 1));
+    if (underWay.length > batchesPerLane) await underWay[0];
+    if (this.#failure) throw this.#failure;
   }
 }
 
-async function writeAt(handle: FileHandle, chunk: Buffer, position: number): Promise<void> {
-  for (let offset = 0; offset < chunk.length;) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset, position + offset);
-    offset += bytesWritten;
-  }
+/** The hex SHA-256 of a batch's entry `index`; a failure at or before it fails it too. */
+function digestOf({ digests, failure }: CopyResult, index: number): string {
+  if (failure && failure.index <= index) throw new Error('the entry was not read');
+  return Buffer.from(digests.buffer, digests.byteOffset + index * 32, 32).toString('hex');
 }
 
-/** A broken tar stream (a cut download, a damaged header) is a refusal too, said in plain words. */
+/** A broken tar (a cut download, a damaged header) is a refusal too, said in plain words. */
 function asRefusal(error: unknown): Error {
   if (error instanceof BackupRefusedError) return error;
+  if (error instanceof TarFormatError) return new BackupRefusedError(error.message);
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EEXIST') return new BackupRefusedError(`an entry appears twice (${(error as Error).message})`);
   if (code !== undefined && !String(code).startsWith('ERR_')) return error as Error;

@@ -103,10 +103,11 @@ export function lineProgress(options: ProgressOptions, write: (line: string) => 
 }
 
 /**
- * Progress of a transfer whose size is not known in advance (a unit backup): the bytes so far and
- * a count of what they hold, on a terminal redrawn in place, otherwise a line at most every second.
+ * Progress of a transfer whose size is not known in advance (a unit backup): the bytes so far (and
+ * a count of what they hold, when known), on a terminal redrawn in place, otherwise a line at most
+ * every second.
  */
-export function createCountProgress(mode: ProgressMode, label: string, now: () => number = Date.now): { update(bytes: number, entries: number): void; stop(): void } {
+export function createCountProgress(mode: ProgressMode, label: string, now: () => number = Date.now): { update(bytes: number, entries?: number): void; stop(): void } {
   if (mode === 'none') return { update() {}, stop() {} };
   let lastAt = -Infinity;
   let last = '';
@@ -119,7 +120,7 @@ export function createCountProgress(mode: ProgressMode, label: string, now: () =
   let current = `${label}: 0 B`;
   return {
     update(bytes, entries) {
-      current = `${label}: ${formatBytes(bytes)}, ${entries} entries`;
+      current = `${label}: ${formatBytes(bytes)}${entries === undefined ? '' : `, ${entries} entries`}`;
       show(current, false);
     },
     stop() {

@@ -5,7 +5,6 @@
 // failure removes the new folder and leaves the directory as it was.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -23,19 +22,9 @@ export interface RestoreOptions {
   onProgress?: (archiveBytes: number) => void;
 }
 
-/** The archive as chunks, counting how much of it has been read. */
-async function* archiveChunks(file: string, onProgress?: (bytes: number) => void): AsyncGenerator<Buffer> {
-  let read = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-    read += chunk.length;
-    onProgress?.(read);
-    yield chunk;
-  }
-}
-
 export async function verifyBackupFile(file: string, options: RestoreOptions = {}): Promise<BackupSummary> {
   await requireFile(file);
-  return readBackup(archiveChunks(file, options.onProgress));
+  return readBackup(file, { onProgress: options.onProgress });
 }
 
 export async function restoreBackup(file: string, dataDir: string, options: RestoreOptions = {}): Promise<BackupSummary> {
@@ -58,7 +47,7 @@ export async function restoreBackup(file: string, dataDir: string, options: Rest
     const present = (await readdir(target)).filter((name) => name !== lockFileName);
     if (present.length > 0) throw new RestoreRefusedError(`refusing to restore into ${target}: it is not empty (${present.slice(0, 3).join(', ')}${present.length > 3 ? ', ...' : ''})`);
     await mkdir(staging, { mode: 0o700 });
-    const summary = await readBackup(archiveChunks(file, options.onProgress), { extractTo: staging });
+    const summary = await readBackup(file, { extractTo: staging, onProgress: options.onProgress });
     await syncFileSystem(staging);
     await moveInto(staging, target);
     placed = true;

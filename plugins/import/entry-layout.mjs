@@ -21,3 +21,17 @@ export const entryFlags = Object.freeze({
   /** Its line held a size and a SHA-256 (a line that did not matches nothing). */
   listed: 8,
 });
+
+// How a batch of a unit backup's entries is laid out for a thread to copy out of the archive
+// (file-writer.ts `copy`, file-writer-worker.mjs): per entry, `count` numbers of a Float64Array.
+export const copyFields = Object.freeze({
+  /** Where its bytes start in the archive. */
+  offset: 0,
+  size: 1,
+  mode: 2,
+  /** Its time, in milliseconds since the epoch. */
+  mtimeMs: 3,
+  /** 1 for a folder, to make (no bytes, no digest). */
+  folder: 4,
+  count: 5,
+});

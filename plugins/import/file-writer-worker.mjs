@@ -1,37 +1,46 @@
 // An import's file writer thread (see file-writer.ts). It creates files and folders with
 // synchronous calls, one after the other, in the order they arrive. Two kinds of message come:
-// - requests, each a file's bytes (or a folder) to create, answered each with its id and, when it
-//   failed, the error's code and message; a request may name the mode and the time (a restore of a
-//   unit backup gives them), and its buffer comes back with the answer, for the next files;
+// - requests, each a file's bytes to create, answered each with its id and, when it failed, the
+//   error's code and message; its buffer comes back with the answer, for the next files;
 // - batches of small zip entries (entry-batches.ts), which this thread reads itself from the zip's
 //   descriptor, inflates, holds to their declared size and to the digest the import checks (the
 //   SHA-256 and size of their line in 00_checksums.json, or else the zip's CRC-32), and writes,
-//   stopping at the first that fails; a batch is answered once, with that failure if any.
+//   stopping at the first that fails; a batch is answered once, with that failure if any;
+// - batches of a unit backup's entries (copyFields), which this thread reads from the archive's
+//   descriptor and hashes (SHA-256), writing each to its target when the batch has targets (a
+//   restore; a verify only hashes); answered once, with every digest and the first failure if any.
 // Nothing is synced here: the import syncs the file system once before its swap
 // (file-system-sync.ts). Plain JavaScript, so that the thread starts in a few milliseconds
 // without the TypeScript loader.
-import { hash } from 'node:crypto';
-import { closeSync, futimesSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { createHash, hash } from 'node:crypto';
+import { closeSync, futimesSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { DamagedEntryError } from './inflate-entry.mjs';
 import { entryData, FileWindow, readRawEntry } from './local-entry.mjs';
-import { entryFields, entryFlags } from './entry-layout.mjs';
+import { copyFields, entryFields, entryFlags } from './entry-layout.mjs';
 
-/** A new file ('wx': never over something); its folder is made only when missing. */
-function writeNew(target, data, mode = 0o600, mtimeMs = undefined) {
-  let fd;
+/** Opens a new file ('wx': never over something); its folder is made only when missing. */
+function openNew(target, mode) {
   try {
-    fd = openSync(target, 'wx', mode);
+    return openSync(target, 'wx', mode);
   } catch (error) {
     if (error.code !== 'ENOENT') throw error;
     mkdirSync(path.dirname(target), { recursive: true });
-    fd = openSync(target, 'wx', mode);
+    return openSync(target, 'wx', mode);
   }
+}
+
+function writeAll(fd, data, length = data.length) {
+  for (let at = 0; at < length;) at += writeSync(fd, data, at, length - at);
+}
+
+/** A new file ('wx': never over something, mode 0600); its folder is made only when missing. */
+function writeNew(target, data) {
+  const fd = openNew(target, 0o600);
   try {
-    for (let at = 0; at < data.length;) at += writeSync(fd, data, at, data.length - at);
-    if (mtimeMs !== undefined) futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
+    writeAll(fd, data);
   } finally {
     closeSync(fd);
   }
@@ -40,19 +49,15 @@ function writeNew(target, data, mode = 0o600, mtimeMs = undefined) {
 function answerRequests(requests) {
   const answers = [];
   const buffers = [];
-  for (const { id, target, data, mode, mtimeMs } of requests) {
-    const answer = { id };
+  for (const { id, target, data } of requests) {
+    const answer = { id, buffer: data.buffer };
     try {
-      if (data === undefined) mkdirSync(target, { recursive: true, mode });
-      else writeNew(target, data, mode, mtimeMs);
+      writeNew(target, data);
     } catch (error) {
       answer.code = error.code;
       answer.message = error.message;
     }
-    if (data !== undefined) {
-      answer.buffer = data.buffer;
-      buffers.push(data.buffer);
-    }
+    buffers.push(data.buffer);
     answers.push(answer);
   }
   parentPort.postMessage(answers, buffers);
@@ -94,7 +99,58 @@ function extractBatch({ batch, fd, targets, numbers, digests }) {
   parentPort.postMessage({ batch, failure });
 }
 
+/** The SHA-256 of `size` bytes of the archive from `offset`, written to `out` (a descriptor) too when given. */
+function copyRange(fd, offset, size, out) {
+  if (size <= memory.length) {
+    if (readSync(fd, memory, 0, size, offset) !== size) throw Object.assign(new Error('the archive ends inside the entry'), { code: 'ETRUNCATED' });
+    if (out !== undefined) writeAll(out, memory, size);
+    return hash('sha256', memory.subarray(0, size), 'buffer');
+  }
+  const digest = createHash('sha256');
+  for (let done = 0; done < size;) {
+    const read = readSync(fd, memory, 0, Math.min(memory.length, size - done), offset + done);
+    if (read === 0) throw Object.assign(new Error('the archive ends inside the entry'), { code: 'ETRUNCATED' });
+    digest.update(memory.subarray(0, read));
+    if (out !== undefined) writeAll(out, memory, read);
+    done += read;
+  }
+  return digest.digest();
+}
+
+function copyBatch({ copies, fd, targets, numbers }) {
+  memory ??= Buffer.allocUnsafe(1024 * 1024 + 64);
+  const count = numbers.length / copyFields.count;
+  const names = targets === undefined ? undefined : targets.split('\0');
+  const digests = new Uint8Array(count * 32);
+  let failure;
+  // One target per entry, or none of the batch is written.
+  if (names && names.length !== count) failure = { index: 0, message: 'a batch whose targets do not match its entries' };
+  for (let index = 0; index < count && !failure; index += 1) {
+    const at = index * copyFields.count;
+    const mode = numbers[at + copyFields.mode];
+    let out;
+    try {
+      if (numbers[at + copyFields.folder]) {
+        if (names) mkdirSync(names[index], { recursive: true, mode });
+        continue;
+      }
+      if (names) out = openNew(names[index], mode);
+      digests.set(copyRange(fd, numbers[at + copyFields.offset], numbers[at + copyFields.size], out), index * 32);
+      if (out !== undefined) {
+        const seconds = numbers[at + copyFields.mtimeMs] / 1000;
+        futimesSync(out, seconds, seconds);
+      }
+    } catch (error) {
+      failure = { index, message: error.message, code: error.code };
+    } finally {
+      if (out !== undefined) closeSync(out);
+    }
+  }
+  parentPort.postMessage({ copies, digests, failure }, [digests.buffer]);
+}
+
 parentPort.on('message', (message) => {
   if (Array.isArray(message)) answerRequests(message);
+  else if (message.copies !== undefined) copyBatch(message);
   else extractBatch(message);
 });

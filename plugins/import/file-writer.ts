@@ -3,11 +3,12 @@
 // done on the main thread, that held the walk of the central directory back. There are two
 // threads, and each resource folder (its folder entry, `.pmeta` and `content`) goes to one of them,
 // chosen by its name, so that files in different folders are created in parallel by the kernel.
-// They take two kinds of work:
+// They take three kinds of work:
 // - batches of an import's small zip entries (entry-batches.ts), which the thread reads itself from
 //   the zip's descriptor, checks and writes, answering once per batch;
-// - single files and folders (`write`, `mkdir`: a restore's files, an import's rewritten `.pmeta`),
-//   sent a few at a time: as soon as `batchFiles` are waiting, and at the end of each turn of the
+// - batches of a unit backup's entries (`copy`), read from the archive's descriptor, hashed and
+//   written by the thread (a restore), or only hashed (a verify), answering once per batch;
+// - single files (`write`: an import's rewritten `.pmeta`), sent a few at a time: as soon as `batchFiles` are waiting, and at the end of each turn of the
 //   event loop for the rest. Their data goes over in buffers of a few sizes that come back with the
 //   answers and are used again, so that memory does not fill with buffers waiting for the writer
 //   thread's garbage collector.
@@ -18,16 +19,8 @@ import { repositoryFile } from '../../core/repository-files.ts';
 interface Request {
   id: number;
   target: string;
-  /** A copy the thread takes over; absent for a folder. */
-  data?: Uint8Array;
-  mode?: number;
-  mtimeMs?: number;
-}
-
-/** A new file's or folder's mode (0o600 for files, the process's default for folders) and a file's time. */
-export interface WriteOptions {
-  mode?: number;
-  mtime?: Date;
+  /** A copy the thread takes over. */
+  data: Uint8Array;
 }
 
 interface Answer {
@@ -48,6 +41,20 @@ export interface EntryBatch {
   digests?: Uint8Array | undefined;
 }
 
+/** A unit backup's entries for a thread to read from the archive's descriptor and hash, written out when it has targets (laid out as copyFields says). */
+export interface CopyBatch {
+  fd: number;
+  /** The entries' targets, joined by NUL; absent when they are only hashed. */
+  targets?: string | undefined;
+  numbers: Float64Array;
+}
+
+/** What a thread answers for a CopyBatch: each entry's SHA-256 (32 bytes an entry, up to the failure) and the first failure. */
+export interface CopyResult {
+  digests: Uint8Array;
+  failure?: { index: number; message: string; code?: string };
+}
+
 /** The first entry of a batch that failed: damaged, not holding to its digest, or not written. */
 export interface EntryFailure {
   index: number;
@@ -56,8 +63,6 @@ export interface EntryFailure {
   code?: string;
 }
 
-
-type RequestFields = Omit<Request, 'id' | 'target' | 'data'>;
 
 /** Requests sent at once to a thread when they come faster than turns of the event loop. */
 const batchFiles = 4;
@@ -82,14 +87,6 @@ function laneOf(folder: string, count: number): number {
   return (hash >>> 0) % count;
 }
 
-/** The request fields of `options` (absent ones left out: a message carries every key it has). */
-function fieldsOf(options: WriteOptions): RequestFields {
-  const fields: RequestFields = {};
-  if (options.mode !== undefined) fields.mode = options.mode;
-  if (options.mtime !== undefined) fields.mtimeMs = options.mtime.getTime();
-  return fields;
-}
-
 /** One writer thread and the requests gathered for it. */
 interface Lane {
   worker: Worker;
@@ -102,6 +99,7 @@ export class FileWriters {
   readonly #lanes: Lane[];
   readonly #waiting = new Map<number, { resolve: (answer: Answer) => void; reject: (error: Error) => void }>();
   readonly #batches = new Map<number, { resolve: (failure: EntryFailure | undefined) => void; reject: (error: Error) => void }>();
+  readonly #copies = new Map<number, { resolve: (result: CopyResult) => void; reject: (error: Error) => void }>();
   readonly #spares = new Map<number, ArrayBuffer[]>();
   #nextId = 0;
   #failure: Error | undefined;
@@ -112,7 +110,12 @@ export class FileWriters {
 
   #lane(): Lane {
     const worker = new Worker(repositoryFile('plugins/import/file-writer-worker.mjs'), { execArgv: [] });
-    worker.on('message', (answers: Answer[] | { batch: number; failure?: EntryFailure }) => {
+    worker.on('message', (answers: Answer[] | { batch: number; failure?: EntryFailure } | CopyResult & { copies: number }) => {
+      if ('copies' in answers) {
+        this.#copies.get(answers.copies)?.resolve(answers);
+        this.#copies.delete(answers.copies);
+        return;
+      }
       if (!Array.isArray(answers)) {
         this.#batches.get(answers.batch)?.resolve(answers.failure);
         this.#batches.delete(answers.batch);
@@ -132,9 +135,9 @@ export class FileWriters {
     return { worker, batch: [], transfers: [], flushing: false };
   }
 
-  /** Creates `target` ('wx') with a copy of `data`; its folder is made when missing. */
-  async write(target: string, data: Buffer, options: WriteOptions = {}): Promise<void> {
-    await this.#file(target, data, fieldsOf(options));
+  /** Creates `target` ('wx', mode 0600) with a copy of `data`; its folder is made when missing. */
+  async write(target: string, data: Buffer): Promise<void> {
+    await this.#file(target, data);
   }
 
   /** How many threads write: lanes are numbered from 0. */
@@ -158,14 +161,23 @@ export class FileWriters {
     return done;
   }
 
-  #file(target: string, data: Buffer, fields: RequestFields): Promise<Answer> {
+  /** Hands `batch` to the thread `lane` (its numbers go over); resolves with the digests and the first failure. */
+  copy(lane: number, batch: CopyBatch): Promise<CopyResult> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    const done = new Promise<CopyResult>((resolve, reject) => this.#copies.set(id, { resolve, reject }));
+    this.#lanes[lane]!.worker.postMessage({ copies: id, ...batch }, [batch.numbers.buffer as ArrayBuffer]);
+    return done;
+  }
+
+  #file(target: string, data: Buffer): Promise<Answer> {
     // A copy, made before this returns: `data` may be a view into a buffer the caller reuses.
     const size = bufferSizeFor(data.length);
     const copy = new Uint8Array(this.#spares.get(size)?.pop() ?? new ArrayBuffer(size), 0, data.length);
     copy.set(data);
     const lane = this.#lanes[laneOf(path.dirname(target), this.#lanes.length)]!;
     lane.transfers.push(copy.buffer);
-    return this.#send(lane, { target, data: copy, ...fields });
+    return this.#send(lane, { target, data: copy });
   }
 
   /** Spare buffers now held, in bytes. */
@@ -173,11 +185,6 @@ export class FileWriters {
     let bytes = 0;
     for (const [size, spares] of this.#spares) bytes += size * spares.length;
     return bytes;
-  }
-
-  /** Makes the folder `target` (and any missing above it). */
-  async mkdir(target: string, options: WriteOptions = {}): Promise<void> {
-    await this.#send(this.#lanes[laneOf(target, this.#lanes.length)]!, { target, ...fieldsOf(options) });
   }
 
   /** Ends the threads; requests still waiting fail. */
@@ -217,8 +224,9 @@ export class FileWriters {
 
   #stop(error: Error): void {
     this.#failure ??= error;
-    for (const waiting of [...this.#waiting.values(), ...this.#batches.values()]) waiting.reject(this.#failure);
+    for (const waiting of [...this.#waiting.values(), ...this.#batches.values(), ...this.#copies.values()]) waiting.reject(this.#failure);
     this.#waiting.clear();
     this.#batches.clear();
+    this.#copies.clear();
   }
 }

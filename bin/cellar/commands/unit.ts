@@ -1,22 +1,25 @@
 // `cellar unit backup|verify|restore`: the whole unit as one tar (GET {UnitURL}__backup). A backup
-// is downloaded into a hidden temporary file beside FILE and checked as it arrives; only once its
-// manifest has arrived and every entry matches its line (name, kind, size; with --verify its
+// is downloaded into a hidden temporary file beside FILE and checked once whole; only when its
+// manifest is there and every entry matches its line (name, kind, size; with --verify its
 // SHA-256 too) is the file synced and renamed to FILE, so an interrupted or damaged download never
 // looks like a backup. The server hashed every file as it read it; hashing again while
 // downloading made the command twice as slow on a machine that also runs the server, so the
 // hashes are checked by `unit verify` (and by restore). verify and restore need no server.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import type { WriteStream } from 'node:fs';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import path from 'node:path';
-import { readBackup, type BackupSummary } from '../backup-archive.ts';
+import { readBackup, type BackupSummary, type GrowingFile } from '../backup-archive.ts';
 import type { Context, Output } from '../context.ts';
 import { ServerError } from '../errors.ts';
 import { createCountProgress, createProgress, formatBytes } from '../progress.ts';
 import { restoreBackup, verifyBackupFile } from '../unit-restore.ts';
 
 const writeQueueBytes = 4 * 1024 * 1024;
+/** Bytes of a download written between two background flushes. */
+const flushBytes = 64 * 1024 * 1024;
 
 function describe(summary: BackupSummary): string {
   const secrets = summary.secrets.length ? `, secrets: ${summary.secrets.join(', ')}` : '';
@@ -34,26 +37,45 @@ export async function backupUnit(context: Context, file: string, options: { snap
   const response = await context.client.stream(context.client.url(`__backup${query}`), [200]);
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.partial-${randomBytes(6).toString('hex')}`);
   const progress = createCountProgress(context.progress, `backup ${path.basename(file)}`);
-  const out = createWriteStream(temp, { mode: 0o600, highWaterMark: writeQueueBytes });
+  const written = new WrittenBytes();
   let received = 0;
-  // The socket's chunks go to the file (the stream gathers them into large writes) and to the checks.
-  async function* teed(): AsyncGenerator<Buffer> {
-    for await (const chunk of response as AsyncIterable<Buffer>) {
-      received += chunk.length;
-      if (!out.write(chunk)) await once(out, 'drain');
-      yield chunk;
-    }
-    if (!response.complete) throw new Error('the connection closed before the end of the answer');
-  }
   let summary: BackupSummary;
+  let out: WriteStream | undefined;
   try {
-    summary = await readBackup(teed(), { hashes: options.verify === true, onProgress: (entries) => progress.update(received, entries) });
-    out.end();
-    await once(out, 'close');
+    const handle = await open(temp, 'wx', 0o600);
+    out = handle.createWriteStream({ highWaterMark: writeQueueBytes });
+    // A failed write is met by `finished` below (or by the wait for 'drain'); one after a failed
+    // download, by nobody.
+    out.on('error', () => {});
+    // Checked while it downloads, each entry once it is in the file.
+    const checked = readBackup(temp, { hashes: options.verify === true, growing: written });
+    checked.catch(() => {});
+    const flusher = new BackgroundFlush(handle);
+    try {
+      // The socket's chunks go to the file as they come (the stream gathers them into large writes).
+      for await (const chunk of response as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        progress.update(received);
+        const more = out.write(chunk, () => {
+          written.grew(out!.bytesWritten);
+          flusher.wrote(out!.bytesWritten);
+        });
+        if (!more) await once(out, 'drain');
+      }
+      if (!response.complete) throw new Error('the connection closed before the end of the answer');
+      await flusher.settle();
+      out.end();
+      await finished(out);
+      written.end(out.bytesWritten);
+    } catch (error) {
+      written.fail(error as Error);
+      throw error;
+    }
+    summary = await checked;
     await syncFile(temp);
     await rename(temp, file);
   } catch (error) {
-    out.destroy();
+    out?.destroy();
     await rm(temp, { force: true });
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     // The unit names, in a trailer, why it stopped a backup itself.
@@ -88,6 +110,66 @@ export async function restoreUnit(output: Output, file: string, options: { dataD
     output.result(summaryJson(summary, { file, dataDir: path.resolve(options.dataDir) }), `restored ${file} into ${path.resolve(options.dataDir)}: ${describe(summary)}`);
   } finally {
     progress.stop();
+  }
+}
+
+/** The bytes of the download in its file so far, for the checks that follow it. */
+class WrittenBytes implements GrowingFile {
+  size = 0;
+  whole = false;
+  #failure: Error | undefined;
+  #waiting: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+
+  grew(size: number): void {
+    this.size = size;
+    this.#wake();
+  }
+
+  end(size: number): void {
+    this.size = size;
+    this.whole = true;
+    this.#wake();
+  }
+
+  fail(error: Error): void {
+    this.#failure = error;
+    this.#wake();
+  }
+
+  more(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.whole) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+  }
+
+  #wake(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const { resolve, reject } of waiting) if (this.#failure) reject(this.#failure); else resolve();
+  }
+}
+
+/**
+ * Starts writing the download's bytes to the disk while it goes on (an fdatasync each time
+ * another `flushBytes` are in the file, one at a time), so that the sync before the rename has
+ * little left to wait for.
+ */
+class BackgroundFlush {
+  #flushed = 0;
+  #running: Promise<void> | undefined;
+  #failure: Error | undefined;
+
+  constructor(private readonly handle: FileHandle) {}
+
+  wrote(bytes: number): void {
+    if (this.#running || bytes - this.#flushed < flushBytes) return;
+    this.#flushed = bytes;
+    this.#running = this.handle.datasync().catch((error: Error) => { this.#failure ??= error; }).finally(() => { this.#running = undefined; });
+  }
+
+  async settle(): Promise<void> {
+    await this.#running;
+    if (this.#failure) throw this.#failure;
   }
 }
 
