@@ -225,17 +225,21 @@ test('the export thread reports a failure with the .error body it computed, and 
   const running = new AbortController();
   const vanished = await t.throwsAsync(writeSnapshotZipInThread(input, { signal: running.signal, onProgress: () => {} }));
   t.true(isPersoniumError(vanished));
-  t.deepEqual(bodyOf(vanished), errorBody('PR500-CM-0002', ['cell export: a file vanished']));
+  t.deepEqual(bodyOf(vanished), errorBody('PR500-CM-0002', ['cell export: a file vanished at 20_webdav/']));
 
   await mkdir(path.join(dir, 'dav'));
   await writeFile(path.join(dir, 'dav', 'big.bin'), randomBytes(6 * 1024 * 1024));
   const stopping = new AbortController();
   const percents: number[] = [];
-  const stopped = writeSnapshotZipInThread({ ...input, davRoot: path.join(dir, 'dav') }, {
+  // The failed export's file is the caller's to remove: the next one writes another.
+  const stopped = writeSnapshotZipInThread({ ...input, davRoot: path.join(dir, 'dav'), temp: path.join(dir, 'stopped.zip') }, {
     signal: stopping.signal,
     onProgress: (percent) => percents.push(percent),
     beforeEntry: async (entry) => {
-      if (entry === '20_webdav/big.bin') stopping.abort();
+      if (entry !== '20_webdav/big.bin') return;
+      // Progress is reported from when the tree is measured, which goes on while the first entries are written.
+      for (let waited = 0; percents.length === 0 && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+      stopping.abort();
     },
   });
   const error = await t.throwsAsync(stopped);

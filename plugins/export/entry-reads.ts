@@ -4,6 +4,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
 
+export { looksRandom } from './looks-random.mjs';
+
 /** A block that deflates to more than this share of its size is stored, not deflated. */
 export const incompressibleRatio = 0.97;
 /** Files up to this size are read in one go into a shared buffer, and deflated synchronously. */
@@ -19,30 +21,6 @@ export class SizeChangedError extends Error {}
 export function isCompressible(head: Buffer): boolean {
   if (head.length === 0) return false;
   return deflateRawSync(head, { level: 1 }).length <= head.length * incompressibleRatio;
-}
-
-/** Bytes sampled by looksRandom, and the distinct values among them past which they look random. */
-const sampleBytes = 512;
-const randomDistinct = 170;
-
-/**
- * Whether a small entry looks like random bytes (compressed media, keys), which deflate cannot
- * shrink: 512 random bytes hold about 220 distinct values, text and JSON (UTF-8 too) far fewer.
- * Counting them costs a few µs, deflating a 4 KiB entry in vain tens. A wrong guess costs only size.
- */
-export function looksRandom(bytes: Buffer): boolean {
-  const sample = Math.min(bytes.length, sampleBytes);
-  if (sample < sampleBytes) return false;
-  const seen = new Uint8Array(256);
-  let distinct = 0;
-  for (let index = 0; index < sample; index += 1) {
-    const value = bytes[index]!;
-    if (seen[value] === 0) {
-      seen[value] = 1;
-      distinct += 1;
-    }
-  }
-  return distinct > randomDistinct;
 }
 
 /** Read buffer of small files, copied out at their size: most files of a cell are a few KiB. */

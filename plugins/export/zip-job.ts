@@ -4,9 +4,10 @@
 // its work never holds up the requests the unit serves meanwhile.
 import { errorBody, isPersoniumError, personiumErrorOf, type PersoniumErrorBody } from '../../core/errors.ts';
 import { cellEntry, checksumsEntry, manifestEntry, odataFolder, webdavFolder } from '../../core/export-format.ts';
-import { measureTree, walkTree } from './cell-tree.ts';
+import { measureTree, walkTree, type TreeTotals } from './cell-tree.mjs';
+import { DeflateThread } from './deflate-thread.ts';
 import { ExportProgress } from './progress.ts';
-import { SizeChangedError, SnapshotZipWriter } from './zip-writer.ts';
+import { deflateMemLevel, SizeChangedError, SnapshotZipWriter } from './zip-writer.ts';
 
 /** What the zip is made of; plain data, so that it can go to another thread. */
 export interface ZipJobInput {
@@ -19,6 +20,8 @@ export interface ZipJobInput {
   manifest: string;
   cellJson: string;
   odata: Array<{ file: string; text: string }>;
+  /** URL of the deflating thread's code (deflate-worker.mjs); without it the export thread deflates every entry. */
+  deflateWorker?: string;
 }
 
 export interface ZipJobHooks {
@@ -61,13 +64,20 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
   const { signal } = hooks;
   let position: string | undefined;
   let writer: SnapshotZipWriter | undefined;
+  let deflater: DeflateThread | undefined;
   try {
-    const tree = measureTree(input.davRoot);
+    deflater = input.deflateWorker ? new DeflateThread(new URL(input.deflateWorker), { level: input.level, memLevel: deflateMemLevel, measure: input.davRoot }) : undefined;
     const smallBytes = input.odata.reduce((sum, { text }) => sum + Buffer.byteLength(text), input.cellJson.length + 1024);
-    const progress = new ExportProgress(tree.bytes + smallBytes, tree.files + tree.directories + input.odata.length + 4, hooks.onProgress);
+    const progress = new ExportProgress(hooks.onProgress);
+    const counted = (tree: TreeTotals) => progress.total(tree.bytes + smallBytes, tree.files + tree.directories + input.odata.length + 4);
+    // Measured on the deflating thread while this one starts; a tree that cannot be walked fails
+    // the walk below. A large file waits for the totals, so that its progress climbs as it streams.
+    const measured = deflater ? deflater.totals.then(counted, () => {}) : Promise.resolve(counted(measureTree(input.davRoot)));
     // ZIP64 records are written where they are needed: on an entry past 4 GiB, at the end for more
     // than 65,535 entries or an archive past 4 GiB.
-    const zip = new SnapshotZipWriter(input.temp, { level: input.level, forceZip64: false, date: new Date(input.createdAt), signal, onBytes: progress.addBytes });
+    const zip = new SnapshotZipWriter(input.temp, {
+      level: input.level, forceZip64: false, date: new Date(input.createdAt), signal, onBytes: progress.addBytes, beforeStream: () => measured, ...(deflater ? { deflater } : {}),
+    });
     writer = zip;
     let turnStarted = performance.now();
     const entry = async (name: string, add: () => Promise<void>) => {
@@ -103,5 +113,7 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
     const entry = writer?.failedEntry ?? position;
     await writer?.abort(error instanceof Error ? error : new Error(String(error)));
     throw personiumErrorOf(failureBody(error, entry, signal));
+  } finally {
+    await deflater?.close();
   }
 }

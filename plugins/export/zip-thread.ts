@@ -35,7 +35,7 @@ function compiledThread(): Promise<URL> {
 
 /** writeSnapshotZip on its own thread; resolves or throws as it would. */
 export async function writeSnapshotZipInThread(input: ZipJobInput, hooks: ZipJobHooks): Promise<void> {
-  const worker = new Worker(await compiledThread(), { workerData: { ...input, hooked: hooks.beforeEntry !== undefined }, execArgv: [] });
+  const worker = new Worker(await compiledThread(), { workerData: { ...input, deflateWorker: repositoryFile('plugins/export/deflate-worker.mjs').href, hooked: hooks.beforeEntry !== undefined }, execArgv: [] });
   const send = (message: ToExportThread) => worker.postMessage(message);
   const abort = () => send({ type: 'abort' });
   try {

@@ -13,6 +13,7 @@ import { createDeflateRaw, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
 import { incompressibleRatio, isCompressible, looksRandom, readSmall, readWhole, SizeChangedError, smallFileBytes } from './entry-reads.ts';
 import { promisify } from 'node:util';
 import { CentralDirectorySpool, writeAll } from './central-directory.ts';
+import type { DeflateThread } from './deflate-thread.ts';
 import { ChecksumSpool } from './checksum-spool.ts';
 
 export { SizeChangedError, smallFileBytes };
@@ -35,7 +36,11 @@ export const storeBelowBytes = 1024;
 const zip64LocalBytes = 0xf0000000;
 /** Entries being deflated on zlib's thread at most, waiting their turn to be written. */
 export const queuedEntries = 32;
-/** Bytes of those entries at most (one larger file may pass it alone). */
+/**
+ * Entries in line at most, and their bytes (one larger file may pass it alone): behind a small
+ * entry on the deflating thread wait the folders and `.pmeta` files that come before the next.
+ */
+export const lineEntries = 16384;
 export const queuedBytes = 8 * 1024 * 1024;
 /** Files up to this size are read whole; larger ones stream. */
 export const wholeFileBytes = 4 * 1024 * 1024;
@@ -57,6 +62,10 @@ export interface ZipWriterOptions {
   onBytes?: (bytes: number) => void;
   /** Stops the archive at the next entry. */
   signal?: AbortSignal;
+  /** Small entries are deflated on this thread (which the caller closes); without it, here. */
+  deflater?: DeflateThread;
+  /** Awaited before a large file streams (the export's progress needs its totals by then). */
+  beforeStream?: () => Promise<void>;
 }
 
 /** An entry whose bytes are ready, or being deflated, waiting to be written in order. */
@@ -75,6 +84,10 @@ interface Queued {
   weight: number;
   ready: Ready | undefined;
   done: Promise<void>;
+  /** Being deflated on zlib's thread. */
+  onZlib?: boolean;
+  /** A small entry on the deflating thread: all of its Ready but the bytes and method. */
+  deflating?: { sequence: number; crc: number; size: number; checksum: string | undefined };
 }
 
 export class SnapshotZipWriter {
@@ -86,8 +99,11 @@ export class SnapshotZipWriter {
   #outUsed = 0;
   /** Bytes of the archive so far, written or gathered in #out. */
   #position = 0;
-  readonly #queue: Queued[] = [];
+  readonly #queue = new Line<Queued>();
   #queuedBytes = 0;
+  /** Entries in line being deflated on zlib's thread. */
+  #onZlib = 0;
+  readonly #deflater: DeflateThread | undefined;
   #failure: Error | undefined;
   #failedEntry: string | undefined;
   #closed = false;
@@ -95,6 +111,7 @@ export class SnapshotZipWriter {
   constructor(readonly file: string, private readonly options: ZipWriterOptions) {
     const [, checksums, directory] = temporariesOf(file);
     this.#stamp = dosDateTime(options.date);
+    this.#deflater = options.deflater;
     this.#fd = openSync(file, 'wx', 0o600);
     try {
       this.#checksums = new ChecksumSpool(checksums);
@@ -182,7 +199,7 @@ export class SnapshotZipWriter {
   /** Stops writing; the caller removes the file. Resolves once the output file is closed. */
   async abort(error: Error): Promise<void> {
     this.#fail(error);
-    await Promise.all(this.#queue.map((queued) => queued.done.catch(() => {})));
+    await Promise.all(this.#queue.values().map((queued) => queued.done.catch(() => {})));
     this.#close();
   }
 
@@ -200,9 +217,11 @@ export class SnapshotZipWriter {
     const crc = crc32(bytes);
     if (bytes.length < storeBelowBytes) return this.#enqueue(name, 0, this.#entry(name, bytes, methodStored, crc, bytes.length, false, checksum));
     if (bytes.length <= smallFileBytes) {
-      if (looksRandom(bytes)) return this.#enqueue(name, 0, this.#entry(name, bytes, methodStored, crc, bytes.length, false, checksum));
       // A window no larger than the entry: the same output, and less for zlib to set up (measured).
       const windowBits = Math.min(15, Math.max(9, Math.ceil(Math.log2(bytes.length))));
+      const sequence = this.#deflater?.submit(bytes, windowBits);
+      if (sequence !== undefined) return this.#enqueueDeflating(name, { sequence, crc, size: bytes.length, checksum });
+      if (looksRandom(bytes)) return this.#enqueue(name, 0, this.#entry(name, bytes, methodStored, crc, bytes.length, false, checksum));
       const deflated = deflateRawSync(bytes, { level: this.options.level, memLevel: deflateMemLevel, windowBits });
       const worth = deflated.length <= bytes.length * incompressibleRatio;
       return this.#enqueue(name, 0, this.#entry(name, worth ? deflated : bytes, worth ? methodDeflated : methodStored, crc, bytes.length, false, checksum));
@@ -218,31 +237,60 @@ export class SnapshotZipWriter {
     return { name, record, data, bytes: size, ...(checksum === undefined ? {} : { checksum }) };
   }
 
+  #enqueueDeflating(name: string, deflating: NonNullable<Queued['deflating']>): void {
+    this.#queue.push({ name, weight: deflating.size, ready: undefined, done: Promise.resolve(), deflating });
+    this.#queuedBytes += deflating.size;
+    this.#writeQueued();
+  }
+
+  /** Settles once the entry can be written (or failed). */
+  #settled(queued: Queued): Promise<void> {
+    return queued.deflating ? this.#deflater!.waitFor(queued.deflating.sequence) : queued.done;
+  }
+
   /** Puts an entry in line; entries that are ready at the head of the line are written at once. */
   #enqueue(name: string, weight: number, entry: Ready | Promise<Ready>): void {
-    if (!(entry instanceof Promise) && this.#queue.length === 0) return this.#writeEntry(entry);
-    const queued: Queued = { name, weight, ready: undefined, done: Promise.resolve() };
-    queued.done = Promise.resolve(entry).then((ready) => {
-      queued.ready = ready;
-    });
-    queued.done.catch((error: Error) => this.#fail(error, name));
+    const onZlib = entry instanceof Promise;
+    if (!onZlib && this.#queue.length === 0) return this.#writeEntry(entry);
+    const queued: Queued = { name, weight: onZlib ? weight : entry.data.length, ready: onZlib ? undefined : entry, done: Promise.resolve(), onZlib };
+    if (onZlib) {
+      queued.done = entry.then((ready) => {
+        queued.ready = ready;
+      });
+      queued.done.catch((error: Error) => this.#fail(error, name));
+      this.#onZlib += 1;
+    }
     this.#queue.push(queued);
-    this.#queuedBytes += weight;
+    this.#queuedBytes += queued.weight;
     this.#writeQueued();
   }
 
   #writeQueued(): void {
-    while (this.#queue.length > 0 && this.#queue[0]!.ready && !this.#failure) {
-      const queued = this.#queue.shift()!;
+    while (this.#queue.length > 0 && !this.#failure) {
+      const queued = this.#queue.first()!;
+      const { deflating } = queued;
+      if (deflating) {
+        if (!this.#deflater!.done(deflating.sequence)) return;
+        const { method, data } = this.#deflater!.oldest(deflating.sequence);
+        this.#queue.shift();
+        // The bytes are copied out of the ring as the entry is written; then their room is free.
+        this.#queuedBytes -= queued.weight;
+        this.#guard(queued.name, () => this.#writeEntry(this.#entry(queued.name, data, method, deflating.crc, deflating.size, false, deflating.checksum)));
+        this.#deflater!.release();
+        continue;
+      }
+      if (!queued.ready) return;
+      this.#queue.shift();
       this.#queuedBytes -= queued.weight;
+      if (queued.onZlib) this.#onZlib -= 1;
       this.#guard(queued.name, () => this.#writeEntry(queued.ready!));
     }
   }
 
   /** Waits while the line is full (entries or bytes). */
   async #waitForRoom(): Promise<void> {
-    while (this.#queue.length > 0 && (this.#queue.length >= queuedEntries || this.#queuedBytes > queuedBytes)) {
-      await this.#queue[0]!.done.catch(() => {});
+    while (this.#queue.length > 0 && (this.#onZlib >= queuedEntries || this.#queue.length >= lineEntries || this.#queuedBytes > queuedBytes)) {
+      await this.#settled(this.#queue.first()!).catch(() => {});
       this.#throwIfFailed();
       this.#writeQueued();
     }
@@ -252,7 +300,7 @@ export class SnapshotZipWriter {
   /** Waits until every entry in line is written. */
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
-      await this.#queue[0]!.done.catch(() => {});
+      await this.#settled(this.#queue.first()!).catch((error: Error) => this.#fail(error, this.#queue.first()?.name));
       this.#throwIfFailed();
       this.#writeQueued();
     }
@@ -276,6 +324,7 @@ export class SnapshotZipWriter {
    */
   async #stream(name: string, filePath: string, expectedSize: number, listed: boolean): Promise<void> {
     await this.#drain();
+    await this.options.beforeStream?.();
     const fd = openSync(filePath, 'r');
     let deflate: ReturnType<typeof createDeflateRaw> | undefined;
     try {
@@ -384,6 +433,41 @@ export class SnapshotZipWriter {
 
   #throwIfFailed(): void {
     if (this.#failure) throw this.#failure;
+  }
+}
+
+/** A first-in first-out line: taking the first of a long array with shift() moves all the others. */
+class Line<T> {
+  #items: T[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  first(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head++];
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  values(): T[] {
+    return this.#items.slice(this.#head);
   }
 }
 

@@ -1,0 +1,60 @@
+// The deflating thread of deflate-thread.ts. It takes commands from a queue in shared memory, in
+// order, each a small entry in the shared ring: it stores what looks random or does not shrink,
+// deflates the rest, writing the deflated bytes over the entry's own (they are shorter), and
+// writes the method and size into the shared results. Counters, not messages, tell the export
+// thread how far it got (a message each cost more than deflating a small file). Plain
+// JavaScript, so that it starts without a loader. Before any of that it measures the cell's tree
+// for the export's progress, and posts the totals: a message, the only one.
+import { parentPort, workerData } from 'node:worker_threads';
+import { deflateRawSync } from 'node:zlib';
+import { measureTree } from './cell-tree.mjs';
+import { looksRandom } from './looks-random.mjs';
+
+const { slots, counter, fields, level, memLevel, incompressibleRatio, methods } = workerData.layout;
+const ring = Buffer.from(workerData.ring);
+const control = new Int32Array(workerData.control);
+const commands = new Int32Array(workerData.commands);
+const results = new Int32Array(workerData.results);
+/** How long the thread looks for more work before it sleeps (a wake costs a system call and a switch). */
+const spinMs = 0.2;
+let done = 0;
+
+function deflateEntry(at) {
+  const offset = commands[at + fields.offset];
+  const length = commands[at + fields.length];
+  const bytes = ring.subarray(offset, offset + length);
+  if (looksRandom(bytes)) return [methods.stored, length];
+  const deflated = deflateRawSync(bytes, { level, memLevel, windowBits: commands[at + fields.windowBits] });
+  if (deflated.length > length * incompressibleRatio) return [methods.stored, length];
+  deflated.copy(ring, offset);
+  return [methods.deflated, deflated.length];
+}
+
+if (workerData.measure !== undefined) {
+  try {
+    parentPort.postMessage({ totals: measureTree(workerData.measure) });
+  } catch (error) {
+    parentPort.postMessage({ failed: error.message });
+  }
+}
+
+for (;;) {
+  if (Atomics.load(control, counter.posted) === done) {
+    const until = performance.now() + spinMs;
+    while (Atomics.load(control, counter.posted) === done && performance.now() < until);
+  }
+  // Says it sleeps, so that the export thread wakes it; waits with a timeout so that a
+  // terminated thread never sleeps on.
+  Atomics.store(control, counter.sleeping, 1);
+  if (Atomics.load(control, counter.posted) === done) Atomics.wait(control, counter.posted, done, 1000);
+  Atomics.store(control, counter.sleeping, 0);
+  while (Atomics.load(control, counter.posted) !== done) {
+    const slot = (done >>> 0) % slots;
+    const [method, size] = deflateEntry(slot * fields.count);
+    results[slot * 2] = method;
+    results[slot * 2 + 1] = size;
+    done = (done + 1) | 0;
+    Atomics.store(control, counter.done, done);
+    Atomics.notify(control, counter.done);
+  }
+}

@@ -1,0 +1,1 @@
+export declare function looksRandom(bytes: Uint8Array): boolean;
