@@ -22,6 +22,7 @@ import {
 } from '../../core/backup-layout.ts';
 import { ManifestSpool } from '../../core/manifest-spool.ts';
 import { copyFields } from '../../plugins/import/entry-layout.mjs';
+import { BackgroundFlush } from '../../plugins/import/file-system-sync.ts';
 import { FileWriters, type CopyResult } from '../../plugins/import/file-writer.ts';
 import { checkUnitDocument } from '../../core/store-validation.ts';
 import { needMore, TarFileWalk, TarFormatError, type TarHeader } from './tar-walk.ts';
@@ -285,6 +286,8 @@ function pendingBatch(): PendingBatch {
  */
 class CopyBatches {
   readonly #writers = new FileWriters();
+  /** A restore's writes go to the disk in the background as batches end, so the sync at its end has little left. */
+  readonly #flush: BackgroundFlush | undefined;
   readonly #pending: PendingBatch[];
   readonly #underWay: Array<Array<Promise<void>>>;
   #failure: Error | undefined;
@@ -292,6 +295,7 @@ class CopyBatches {
   constructor(private readonly fd: number, private readonly root: string | undefined) {
     this.#pending = Array.from({ length: this.#writers.lanes }, pendingBatch);
     this.#underWay = Array.from({ length: this.#writers.lanes }, () => []);
+    this.#flush = root === undefined ? undefined : new BackgroundFlush(root);
   }
 
   /** Adds an entry: its SHA-256 to come (files), and a promise when the walk must wait for the threads. */
@@ -317,6 +321,7 @@ class CopyBatches {
   async settle(): Promise<void> {
     this.flush();
     await Promise.all(this.#underWay.flat());
+    await this.#flush?.settle();
     if (this.#failure) throw this.#failure;
   }
 
@@ -331,6 +336,7 @@ class CopyBatches {
     const targets = this.root === undefined ? undefined : batch.names.map((name) => path.join(this.root!, name)).join('\0');
     this.#writers.copy(lane, { fd: this.fd, targets, numbers: Float64Array.from(batch.numbers) }).then(batch.resolve, batch.reject);
     const checked = batch.result.then(({ failure }) => {
+      this.#flush?.add(batch.bytes, batch.names.length);
       if (!failure) return;
       const name = batch.names[failure.index]!;
       if (failure.code === 'EEXIST') throw new BackupRefusedError('it appears twice', name);

@@ -14,4 +14,5 @@ export interface TreeTotals {
 
 export declare function isExported(name: string): boolean;
 export declare function walkTree(root: string): Generator<TreeItem>;
+export declare function measureSteps(root: string): Generator<undefined, TreeTotals>;
 export declare function measureTree(root: string): TreeTotals;

@@ -41,18 +41,25 @@ export function* walkTree(root) {
   }
 }
 
-export function measureTree(root) {
+/** The tree's totals, one step (an entry) at a time: it yields after each and returns the totals. */
+export function* measureSteps(root) {
   const totals = { files: 0, directories: 0, bytes: 0, largestFile: 0 };
   for (const item of walkTree(root)) {
     if (item.kind === 'directory') {
       totals.directories += 1;
-      continue;
+    } else {
+      // `.pmeta` files are a few hundred bytes: their weight as entries stands for their size.
+      const size = item.relative === '.pmeta' || item.relative.endsWith('/.pmeta') ? 0 : lstatSync(item.absolute).size;
+      totals.files += 1;
+      totals.bytes += size;
+      totals.largestFile = Math.max(totals.largestFile, size);
     }
-    // `.pmeta` files are a few hundred bytes: their weight as entries stands for their size.
-    const size = item.relative === '.pmeta' || item.relative.endsWith('/.pmeta') ? 0 : lstatSync(item.absolute).size;
-    totals.files += 1;
-    totals.bytes += size;
-    totals.largestFile = Math.max(totals.largestFile, size);
+    yield;
   }
   return totals;
+}
+
+export function measureTree(root) {
+  const steps = measureSteps(root);
+  for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
 }

@@ -132,5 +132,6 @@ export class DeflateThread {
 
   #fail(error: Error): void {
     this.#failure ??= error;
+    Atomics.notify(this.#control, counter.done);
   }
 }

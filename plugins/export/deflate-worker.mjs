@@ -3,11 +3,12 @@
 // deflates the rest, writing the deflated bytes over the entry's own (they are shorter), and
 // writes the method and size into the shared results. Counters, not messages, tell the export
 // thread how far it got (a message each cost more than deflating a small file). Plain
-// JavaScript, so that it starts without a loader. Before any of that it measures the cell's tree
-// for the export's progress, and posts the totals: a message, the only one.
+// JavaScript, so that it starts without a loader. Whenever no entry waits, it measures the cell's
+// tree for the export's progress, a millisecond at a time, and posts the totals once it has them:
+// a message, the only one.
 import { parentPort, workerData } from 'node:worker_threads';
 import { deflateRawSync } from 'node:zlib';
-import { measureTree } from './cell-tree.mjs';
+import { measureSteps } from './cell-tree.mjs';
 import { looksRandom } from './looks-random.mjs';
 
 const { slots, counter, fields, level, memLevel, incompressibleRatio, methods } = workerData.layout;
@@ -30,15 +31,33 @@ function deflateEntry(at) {
   return [methods.deflated, deflated.length];
 }
 
-if (workerData.measure !== undefined) {
+let measuring = workerData.measure === undefined ? undefined : measureSteps(workerData.measure);
+/** Time the measure runs before the thread looks for entries again. */
+const measureSliceMs = 1;
+
+function measureSome() {
+  const until = performance.now() + measureSliceMs;
   try {
-    parentPort.postMessage({ totals: measureTree(workerData.measure) });
+    for (let step = 0; ; step += 1) {
+      const next = measuring.next();
+      if (next.done) {
+        parentPort.postMessage({ totals: next.value });
+        measuring = undefined;
+        return;
+      }
+      if (step % 16 === 15 && performance.now() > until) return;
+    }
   } catch (error) {
     parentPort.postMessage({ failed: error.message });
+    measuring = undefined;
   }
 }
 
 for (;;) {
+  if (measuring && Atomics.load(control, counter.posted) === done) {
+    measureSome();
+    continue;
+  }
   if (Atomics.load(control, counter.posted) === done) {
     const until = performance.now() + spinMs;
     while (Atomics.load(control, counter.posted) === done && performance.now() < until);

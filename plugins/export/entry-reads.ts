@@ -26,13 +26,16 @@ export function isCompressible(head: Buffer): boolean {
 /** Read buffer of small files, copied out at their size: most files of a cell are a few KiB. */
 const scratch = Buffer.allocUnsafe(smallFileBytes + 1);
 
-/** A file's bytes when it has at most smallFileBytes; otherwise only its size. */
+/**
+ * A file's bytes when it has at most smallFileBytes, as a view of a buffer the next read reuses
+ * (copy what is kept); otherwise only its size.
+ */
 export function readSmall(filePath: string): { bytes?: Buffer; size: number } {
   const fd = openSync(filePath, 'r');
   try {
     let filled = 0;
     for (let read = -1; read !== 0 && filled < scratch.length; filled += read) read = readSync(fd, scratch, filled, scratch.length - filled, filled);
-    if (filled <= smallFileBytes) return { bytes: Buffer.from(scratch.subarray(0, filled)), size: filled };
+    if (filled <= smallFileBytes) return { bytes: scratch.subarray(0, filled), size: filled };
     return { size: fstatSync(fd).size };
   } finally {
     closeSync(fd);

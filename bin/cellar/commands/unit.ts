@@ -50,7 +50,7 @@ export async function backupUnit(context: Context, file: string, options: { snap
     // Checked while it downloads, each entry once it is in the file.
     const checked = readBackup(temp, { hashes: options.verify === true, growing: written });
     checked.catch(() => {});
-    const flusher = new BackgroundFlush(handle);
+    const flusher = new DownloadFlush(handle);
     try {
       // The socket's chunks go to the file as they come (the stream gathers them into large writes).
       for await (const chunk of response as AsyncIterable<Buffer>) {
@@ -154,7 +154,7 @@ class WrittenBytes implements GrowingFile {
  * another `flushBytes` are in the file, one at a time), so that the sync before the rename has
  * little left to wait for.
  */
-class BackgroundFlush {
+class DownloadFlush {
   #flushed = 0;
   #running: Promise<void> | undefined;
   #failure: Error | undefined;
