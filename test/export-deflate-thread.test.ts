@@ -10,7 +10,7 @@ import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import test, { type ExecutionContext } from 'ava';
 import { measureTree } from '../plugins/export/cell-tree.mjs';
-import { DeflateThread, ringBytes } from '../plugins/export/deflate-thread.ts';
+import { DeflateThread, ringBytes, threadEntryBytes } from '../plugins/export/deflate-thread.ts';
 import { methodDeflated, methodStored } from '../plugins/export/zip-records.ts';
 import { SnapshotZipWriter } from '../plugins/export/zip-writer.ts';
 import { repositoryFile } from '../core/repository-files.ts';
@@ -34,7 +34,7 @@ const text = (length: number, seed: number) => Buffer.from(`note ${seed}: the qu
 
 test('entries come back in order, deflated or stored, byte for byte, over many turns of the ring', async (t) => {
   const deflater = thread(t);
-  // About 12 MiB in all through a 4 MiB ring: each is taken back before the ring runs out.
+  // About 12 MiB in all through a 1 MiB ring: each is taken back before the ring runs out.
   const entries = Array.from({ length: 3000 }, (_, index) => (index % 4 === 3 ? randomBytes(1024 + (index % 7) * 500) : text(1024 + (index * 37) % 7000, index)));
   const pending: Array<{ sequence: number; bytes: Buffer }> = [];
   const methods = new Set<number>();
@@ -60,21 +60,20 @@ test('entries come back in order, deflated or stored, byte for byte, over many t
   t.deepEqual([...methods].sort(), [methodStored, methodDeflated].sort());
 });
 
-test('a full ring is said at once, and entries must be taken in order', async (t) => {
+test('a full ring is said at once, entries must be taken in order, and larger entries are left to the export thread', async (t) => {
   const deflater = thread(t);
-  const big = text(ringBytes / 2 - 10, 1);
-  const first = deflater.submit(big, 15);
-  const second = deflater.submit(big, 15);
-  t.is(first, 0);
-  t.is(second, 1);
-  t.is(deflater.submit(big, 15), undefined, 'no room for a third');
-  await deflater.waitFor(second!);
-  t.throws(() => deflater.oldest(second!), { message: /taken in order: 1 is not the oldest done/ });
-  t.true(inflateRawSync(deflater.oldest(first!).data).equals(big));
+  t.is(deflater.submit(text(threadEntryBytes + 1, 0), 15), undefined, 'larger than the thread takes');
+  const entry = text(threadEntryBytes, 1);
+  const sequences: number[] = [];
+  for (let sequence = deflater.submit(entry, 15); sequence !== undefined; sequence = deflater.submit(entry, 15)) sequences.push(sequence);
+  t.deepEqual(sequences, Array.from({ length: ringBytes / threadEntryBytes }, (_, index) => index), 'the ring holds exactly so many');
+  await deflater.waitFor(sequences.at(-1)!);
+  t.throws(() => deflater.oldest(1), { message: /taken in order: 1 is not the oldest done/ });
+  t.true(inflateRawSync(deflater.oldest(0).data).equals(entry));
   deflater.release();
   // The ring's start is free again, up to the second entry (which is not yet taken).
-  t.is(deflater.submit(big, 15), undefined, 'the ring never fills up to the entry after it');
-  t.is(deflater.submit(text(ringBytes / 2 - 20, 4), 15), 2, 'the room came back');
+  t.is(deflater.submit(entry, 15), undefined, 'the ring never fills up to the entry after it');
+  t.is(deflater.submit(text(threadEntryBytes - 10, 4), 15), sequences.length, 'the room came back');
 });
 
 test('the thread measures the tree it is given as measureTree does, and one it cannot walk fails only its totals', async (t) => {

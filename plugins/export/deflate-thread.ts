@@ -1,5 +1,5 @@
 // Deflates an export's small entries on a second core. The export thread reads, hashes and writes
-// the entries; deflating the compressible ones of 1-64 KiB took about a third of its time on a
+// the entries; deflating the compressible ones of 1-16 KiB took about a third of its time on a
 // cell of small files (zlib's set-up costs about as much as deflating a few KiB). Their bytes go
 // into a ring of shared memory that the thread (deflate-worker.mjs) deflates in place; commands
 // and results go through shared counters, as the backup's hashing thread does (a message per
@@ -13,7 +13,9 @@ import type { TreeTotals } from './cell-tree.mjs';
 import { incompressibleRatio } from './entry-reads.ts';
 import { methodDeflated, methodStored } from './zip-records.ts';
 
-export const ringBytes = 4 * 1024 * 1024;
+export const ringBytes = 1024 * 1024;
+/** Entries up to this size go to the thread: the small files it pays for (larger ones are deflated on the export thread, as before). */
+export const threadEntryBytes = 16 * 1024;
 /** Commands the queue holds. */
 const slots = 4096;
 const counter = { posted: 0, done: 1, sleeping: 2 };
@@ -63,9 +65,9 @@ export class DeflateThread {
     this.#worker.once('exit', (code) => this.#fail(new Error(`the deflating thread ended with code ${code}`)));
   }
 
-  /** Hands `bytes` (copied into the ring) to be deflated; undefined when there is no room now. */
+  /** Hands `bytes` (copied into the ring) to be deflated; undefined when there is no room now, or they are too many. */
   submit(bytes: Buffer, windowBits: number): number | undefined {
-    if (this.#failure || (this.#posted - this.#released) >>> 0 >= slots) return undefined;
+    if (this.#failure || bytes.length > threadEntryBytes || (this.#posted - this.#released) >>> 0 >= slots) return undefined;
     const start = this.#place(bytes.length);
     if (start === undefined) return undefined;
     bytes.copy(this.#ring, start);

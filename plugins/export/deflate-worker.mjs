@@ -25,7 +25,9 @@ function deflateEntry(at) {
   const length = commands[at + fields.length];
   const bytes = ring.subarray(offset, offset + length);
   if (looksRandom(bytes)) return [methods.stored, length];
-  const deflated = deflateRawSync(bytes, { level, memLevel, windowBits: commands[at + fields.windowBits] });
+  // An output chunk the size of the entry (at most 16 KiB, zlib's default): a deflate worth keeping
+  // fits it, and the garbage of 10,000s of entries of a few KiB is a sixth of the size.
+  const deflated = deflateRawSync(bytes, { level, memLevel, windowBits: commands[at + fields.windowBits], chunkSize: Math.max(1024, length) });
   if (deflated.length > length * incompressibleRatio) return [methods.stored, length];
   deflated.copy(ring, offset);
   return [methods.deflated, deflated.length];

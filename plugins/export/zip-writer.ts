@@ -258,7 +258,7 @@ export class SnapshotZipWriter {
    * Puts an entry in line; entries that are ready at the head of the line are written at once.
    * Bytes that must wait are copied into memory of their own when they are borrowed, or a view of
    * much more memory (zlib's output is a view of its 16 KiB chunk; a copy from Buffer's shared
-   * pool would hold a whole pool block): 1,024 entries waiting so held 20 MB, measured.
+   * pool would hold a whole pool block while it waits).
    */
   #enqueue(name: string, weight: number, entry: Ready | Promise<Ready>, borrowed = false): void {
     const onZlib = entry instanceof Promise;
