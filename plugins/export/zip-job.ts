@@ -107,6 +107,8 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
       }
     }
     position = checksumsEntry;
+    // A cell small enough to be written before it was measured still reports its progress.
+    await measured;
     await zip.finish(checksumsEntry);
   } catch (error) {
     // Files are read ahead of the archive, so a failure may belong to an entry before this one.

@@ -99,20 +99,29 @@ function extractBatch({ batch, fd, targets, numbers, digests }) {
   parentPort.postMessage({ batch, failure });
 }
 
+/** Fills `memory` with `length` bytes of the archive from `position` (a read may return fewer). */
+function readFully(fd, length, position) {
+  for (let at = 0; at < length;) {
+    const read = readSync(fd, memory, at, length - at, position + at);
+    if (read === 0) throw Object.assign(new Error('the archive ends inside the entry'), { code: 'ETRUNCATED' });
+    at += read;
+  }
+}
+
 /** The SHA-256 of `size` bytes of the archive from `offset`, written to `out` (a descriptor) too when given. */
 function copyRange(fd, offset, size, out) {
   if (size <= memory.length) {
-    if (readSync(fd, memory, 0, size, offset) !== size) throw Object.assign(new Error('the archive ends inside the entry'), { code: 'ETRUNCATED' });
+    readFully(fd, size, offset);
     if (out !== undefined) writeAll(out, memory, size);
     return hash('sha256', memory.subarray(0, size), 'buffer');
   }
   const digest = createHash('sha256');
   for (let done = 0; done < size;) {
-    const read = readSync(fd, memory, 0, Math.min(memory.length, size - done), offset + done);
-    if (read === 0) throw Object.assign(new Error('the archive ends inside the entry'), { code: 'ETRUNCATED' });
-    digest.update(memory.subarray(0, read));
-    if (out !== undefined) writeAll(out, memory, read);
-    done += read;
+    const length = Math.min(memory.length, size - done);
+    readFully(fd, length, offset + done);
+    digest.update(memory.subarray(0, length));
+    if (out !== undefined) writeAll(out, memory, length);
+    done += length;
   }
   return digest.digest();
 }
