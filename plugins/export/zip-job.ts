@@ -80,17 +80,27 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
     });
     writer = zip;
     let turnStarted = performance.now();
-    const entry = async (name: string, add: () => Promise<void>) => {
+    /** Adds an entry; a promise only when it must be waited for (no promise per entry of a small cell). */
+    const entry = (name: string, add: () => Promise<void> | undefined): Promise<void> | undefined => {
       position = name;
-      if (hooks.beforeEntry) await hooks.beforeEntry(name);
-      else if (performance.now() - turnStarted > yieldAfterMs) {
-        // Lets the thread's messages in (a stop from the main thread) between runs of entries.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        turnStarted = performance.now();
+      if (hooks.beforeEntry || performance.now() - turnStarted > yieldAfterMs) {
+        return (async () => {
+          if (hooks.beforeEntry) await hooks.beforeEntry(name);
+          else {
+            // Lets the thread's messages in (a stop from the main thread) between runs of entries.
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            turnStarted = performance.now();
+          }
+          signal.throwIfAborted();
+          await add();
+          progress.addEntry();
+        })();
       }
       signal.throwIfAborted();
-      await add();
+      const waiting = add();
+      if (waiting) return waiting.then(() => progress.addEntry());
       progress.addEntry();
+      return undefined;
     };
     await zip.opened();
     await entry(manifestEntry, () => zip.addBuffer(manifestEntry, input.manifest));
@@ -98,13 +108,15 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
     await entry(cellEntry, () => zip.addBuffer(cellEntry, input.cellJson));
     for (const { file, text } of input.odata) await entry(`${odataFolder}${file}`, () => zip.addBuffer(`${odataFolder}${file}`, text));
     for (const item of walkTree(input.davRoot)) {
+      let waiting: Promise<void> | undefined;
       if (item.kind === 'directory') {
         const name = `${webdavFolder}${item.relative}${item.relative ? '/' : ''}`;
-        await entry(name, () => zip.addDirectory(name));
+        waiting = entry(name, () => zip.addDirectory(name));
       } else {
         const name = `${webdavFolder}${item.relative}`;
-        await entry(name, () => zip.addFile(name, item.absolute));
+        waiting = entry(name, () => zip.addFile(name, item.absolute));
       }
+      if (waiting) await waiting;
     }
     position = checksumsEntry;
     // A cell small enough to be written before it was measured still reports its progress.

@@ -134,17 +134,22 @@ export class SnapshotZipWriter {
     return this.#failedEntry;
   }
 
-  async addDirectory(name: string): Promise<void> {
+  /**
+   * The add methods return a promise only when the caller must wait (for room in the line, or
+   * for a large file): a promise per entry, tens of thousands in a cell of small files, was a
+   * good part of the export thread's garbage.
+   */
+  addDirectory(name: string): Promise<void> | undefined {
     const folder = name.endsWith('/') ? name : `${name}/`;
     this.#guard(folder, () => this.#enqueue(folder, 0, this.#entry(folder, Buffer.alloc(0), methodStored, 0, 0, true)));
-    await this.#waitForRoom();
+    return this.#room();
   }
 
   /** A small entry built in memory (manifest, OData files), listed in 00_checksums.json. */
-  async addBuffer(name: string, content: Buffer | string): Promise<void> {
+  addBuffer(name: string, content: Buffer | string): Promise<void> | undefined {
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     this.#guard(name, () => this.#addBytes(name, bytes, true));
-    await this.#waitForRoom();
+    return this.#room();
   }
 
   /**
@@ -152,11 +157,11 @@ export class SnapshotZipWriter {
    * export's walk gives none, the size is the one read). Resolves once the file is read: larger
    * files are deflated on zlib's thread while the next ones are read.
    */
-  async addFile(name: string, filePath: string, expectedSize?: number): Promise<void> {
-    await this.#addFile(name, filePath, expectedSize, true);
+  addFile(name: string, filePath: string, expectedSize?: number): Promise<void> | undefined {
+    return this.#addFile(name, filePath, expectedSize, true);
   }
 
-  async #addFile(name: string, filePath: string, expectedSize: number | undefined, listed: boolean): Promise<void> {
+  #addFile(name: string, filePath: string, expectedSize: number | undefined, listed: boolean): Promise<void> | undefined {
     this.#throwIfFailed();
     let size = expectedSize;
     if (size === undefined) {
@@ -168,15 +173,12 @@ export class SnapshotZipWriter {
       });
       if (small) {
         this.#guard(name, () => this.#addBytes(name, small!, listed, true));
-        return this.#waitForRoom();
+        return this.#room();
       }
     }
-    if (size! > wholeFileBytes) {
-      await this.#guardAsync(name, () => this.#stream(name, filePath, size!, listed));
-      return;
-    }
+    if (size! > wholeFileBytes) return this.#guardAsync(name, () => this.#stream(name, filePath, size!, listed));
     this.#guard(name, () => this.#addBytes(name, readWhole(filePath, size!, name), listed));
-    await this.#waitForRoom();
+    return this.#room();
   }
 
   /**
@@ -303,9 +305,19 @@ export class SnapshotZipWriter {
     }
   }
 
+  #full(): boolean {
+    return this.#queue.length > 0 && (this.#onZlib >= queuedEntries || this.#queue.length >= lineEntries || this.#queuedBytes > queuedBytes);
+  }
+
+  /** Nothing when the line has room (the common case), else the wait for it. */
+  #room(): Promise<void> | undefined {
+    this.#throwIfFailed();
+    return this.#full() ? this.#waitForRoom() : undefined;
+  }
+
   /** Waits while the line is full (entries or bytes). */
   async #waitForRoom(): Promise<void> {
-    while (this.#queue.length > 0 && (this.#onZlib >= queuedEntries || this.#queue.length >= lineEntries || this.#queuedBytes > queuedBytes)) {
+    while (this.#full()) {
       await this.#settled(this.#queue.first()!).catch(() => {});
       this.#throwIfFailed();
       this.#writeQueued();
