@@ -60,6 +60,15 @@ function applyZip64(entry: Entry, extraFields: Array<{ id: number; data: Buffer 
   if (entry.relativeOffsetOfLocalHeader === 0xffffffff) entry.relativeOffsetOfLocalHeader = take('relative header offset');
 }
 
+/**
+ * Whether yauzl's name checks could refuse `name`: they look for a backslash, a drive letter or a
+ * leading slash, and a `..` segment; a name with none of the characters they need passes them.
+ * Nearly every name does, and a test of a few characters costs a tenth of theirs.
+ */
+function mayBeRefused(name: string): boolean {
+  return name.charCodeAt(0) === 0x2f || name.charCodeAt(1) === 0x3a || name.includes('\\') || name.includes('..');
+}
+
 /** Entries walked between turns of the event loop, so that a walk of 200,000 never holds the unit's other requests back for long. */
 export const entriesPerTurn = 1024;
 
@@ -109,7 +118,7 @@ export function* centralDirectory(zip: ZipFile): Generator<Entry> {
     // A comment is decoded as a name is (CP437 or UTF-8), without the Unicode path field.
     entry.fileComment = entry.fileCommentLength === 0 ? '' : yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileCommentRaw, [], true);
     entry.comment = entry.fileComment;
-    const problem = yauzl.validateFileName(entry.fileName);
+    const problem = mayBeRefused(entry.fileName) ? yauzl.validateFileName(entry.fileName) : null;
     if (problem !== null) throw new Error(problem);
     applyZip64(entry, extraFields);
     if (entry.compressionMethod === 0) {

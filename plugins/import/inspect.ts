@@ -69,6 +69,13 @@ export function walkError(error: Error): PersoniumError {
   return personiumError('PR400-SN-0006', error.message);
 }
 
+/**
+ * A folder or file of the tree whose every segment is plain (not empty, not hidden, no backslash
+ * or NUL) and whose file is a `.pmeta` or a `content`: nearly every entry of a snapshot, safe and
+ * in the layout, told in one match instead of the splits of the two checks below.
+ */
+const plainTreeEntry = new RegExp(String.raw`^${webdavFolder}(?:[^/\\\0.][^/\\\0]*/)*(?:\.pmeta|content)?$`);
+
 /** Why a name is unsafe, or undefined. */
 function unsafeName(name: string): string | undefined {
   if (name.includes('\0')) return 'NUL in the name';
@@ -183,7 +190,7 @@ async function readEntries(zip: ZipFile, limits: ImportLimits): Promise<{ names:
     for (const entry of centralDirectory(zip)) {
       if (++walked % entriesPerTurn === 0) await yieldToEventLoop();
       const name = entryName(entry);
-      const unsafe = unsafeName(name) ?? outsideLayout(name);
+      const unsafe = plainTreeEntry.test(name) ? undefined : unsafeName(name) ?? outsideLayout(name);
       if (unsafe) throw personiumError('PR400-SN-0001', name, unsafe);
       const key = nameKey(name);
       if (names.insert(key).existed) throw personiumError('PR400-SN-0001', name, 'duplicate entry name');

@@ -159,6 +159,8 @@ export class ChecksumTable {
   readonly #keys: KeySet;
   readonly #sizes: Float64Array;
   readonly #digests: Uint8Array;
+  /** The same bytes, for hex to be written straight into them. */
+  readonly #digestBytes: Buffer;
   /** Whether the slot's line held a size and a 64-digit hex SHA-256 (a line that did not matches no file). */
   readonly #valid: Uint8Array;
 
@@ -167,6 +169,7 @@ export class ChecksumTable {
     const slots = this.#keys.slots;
     this.#sizes = new Float64Array(slots);
     this.#digests = new Uint8Array(slots * 32);
+    this.#digestBytes = Buffer.from(this.#digests.buffer, this.#digests.byteOffset, this.#digests.byteLength);
     this.#valid = new Uint8Array(slots);
   }
 
@@ -180,7 +183,7 @@ export class ChecksumTable {
     const valid = typeof size === 'number' && typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256);
     this.#valid[slot] = valid ? 1 : 0;
     this.#sizes[slot] = valid ? size : -1;
-    if (valid) this.#digests.set(Buffer.from(sha256, 'hex'), slot * 32);
+    if (valid) this.#digestBytes.write(sha256, slot * 32, 32, 'hex');
   }
 
   /** Whether `name` is listed with this size and this SHA-256 (raw bytes). */
