@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { FileWriters, bufferSizeFor } from '../plugins/import/file-writer.ts';
+import { FileWriterPool, FileWriters, bufferSizeFor } from '../plugins/import/file-writer.ts';
 import { EntryBatches } from '../plugins/import/entry-batches.ts';
 import { zipWindow } from '../plugins/import/block-reader.ts';
 import { openZip } from '../plugins/import/inspect.ts';
@@ -82,11 +82,12 @@ test('a file under a path that is a file fails with the system error; after clos
 });
 
 /** The entries of `zip` (written to `dir`) through EntryBatches into `dir/out`, each file listed in `checksums` when given. */
-async function extractAll(dir: string, zip: Buffer, checksums?: ChecksumTable): Promise<{ bytes: number; error?: unknown }> {
+async function extractAll(dir: string, zip: Buffer, checksums?: ChecksumTable, writers?: FileWriters): Promise<{ bytes: number; fd: number; error?: unknown }> {
   const file = path.join(dir, 's.zip');
   await writeFile(file, zip);
   const opened = await openZip(file);
-  const files = new FileWriters();
+  const files = writers ?? new FileWriters();
+  const fd = zipWindow(opened).fd;
   let bytes = 0;
   const batches = new EntryBatches(files, zipWindow(opened).fd, checksums, (count) => { bytes += count; });
   try {
@@ -95,11 +96,11 @@ async function extractAll(dir: string, zip: Buffer, checksums?: ChecksumTable): 
       if (wait) await wait;
     }
     await batches.drain();
-    return { bytes };
+    return { bytes, fd };
   } catch (error) {
-    return { bytes, error };
+    return { bytes, fd, error };
   } finally {
-    await files.close();
+    if (!writers) await files.close();
     opened.close();
   }
 }
@@ -128,6 +129,62 @@ test('the threads read small entries from the zip themselves, inflate them, hold
     total += Buffer.byteLength((spec.data as string | undefined) ?? '');
   }
   t.is(bytes, total);
+});
+
+test.serial('a pool keeps one sound set of writers between jobs: the next job gets the same threads, which read its zip afresh even under the old descriptor number', async (t) => {
+  const pool = new FileWriterPool(60_000);
+  t.teardown(() => pool.close());
+  const first = pool.take();
+  // Same names and sizes, other bytes: threads reading the new zip through what they kept of the old one would write the old bytes.
+  const specs = (fill: string): ZipEntrySpec[] => [{ name: 'a/' }, ...Array.from({ length: 40 }, (_, index) => ({ name: `a/f${index}`, data: `${fill}${index}`.repeat(100), deflate: index % 2 === 0 }))];
+  const one = await tempDir(t);
+  const done = await extractAll(one, buildZip(specs('x')), undefined, first);
+  t.is(done.error, undefined);
+  await pool.give(first);
+  const second = pool.take();
+  t.is(second, first);
+  // Into the same place again, so that the same thread takes the files.
+  const two = one;
+  await rm(path.join(two, 'out'), { recursive: true });
+  const again = await extractAll(two, buildZip(specs('y')), undefined, second);
+  t.is(again.error, undefined);
+  t.is(again.fd, done.fd, 'the second zip has the first one\'s descriptor number');
+  for (let index = 0; index < 40; index += 1) t.is(await readFile(path.join(two, 'out', 'a', `f${index}`), 'utf8'), `y${index}`.repeat(100));
+  // While one set is out, a second job gets a set of its own, closed when given back beside the kept one.
+  const third = pool.take();
+  t.not(third, second);
+  await pool.give(second);
+  await pool.give(third);
+  await t.throwsAsync(third.write(path.join(two, 'late'), Buffer.from('z')), { message: /closed/ });
+  const last = pool.take();
+  t.is(last, second);
+  await pool.give(last);
+});
+
+test.serial('a pool closes writers that failed, closes the kept set once idle or when it is closed, and then hands out sets of one use', async (t) => {
+  const dir = await tempDir(t);
+  const pool = new FileWriterPool(50);
+  t.teardown(() => pool.close());
+  const broken = pool.take();
+  await broken.close();
+  t.true(broken.failed);
+  await pool.give(broken);
+  const fresh = pool.take();
+  t.not(fresh, broken);
+  await fresh.write(path.join(dir, 'a'), Buffer.from('a'));
+  await pool.give(fresh);
+  // Idle past idleMs: the kept set is closed.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await t.throwsAsync(fresh.write(path.join(dir, 'b'), Buffer.from('b')), { message: /closed/ });
+  const next = pool.take();
+  t.not(next, fresh);
+  await pool.give(next);
+  await pool.close();
+  await t.throwsAsync(next.write(path.join(dir, 'c'), Buffer.from('c')), { message: /closed/ });
+  const after = pool.take();
+  t.not(after, next);
+  await pool.give(after);
+  t.true(after.failed, 'a set given back to a closed pool is closed');
 });
 
 test('with a checksum list the threads hold each file to its line: a mismatch, an unusable line or a size lie fails naming the entry, and that file is not written', async (t) => {

@@ -73,8 +73,14 @@ function digestHeld(data, flags, numbers, at, digests, index) {
   return hash('sha256', data, 'buffer').equals(digests.subarray(index * 32, index * 32 + 32));
 }
 
-function extractBatch({ batch, fd, targets, numbers, digests }) {
-  if (window?.fd !== fd) window = new FileWindow(fd);
+/** The job the window belongs to (FileWriters.rest): a new job's zip may have the old one's descriptor number. */
+let windowUse;
+
+function extractBatch({ batch, use, fd, targets, numbers, digests }) {
+  if (window?.fd !== fd || windowUse !== use) {
+    window = new FileWindow(fd);
+    windowUse = use;
+  }
   memory ??= Buffer.allocUnsafe(1024 * 1024 + 64);
   const names = targets.split('\0');
   let failure;

@@ -19,7 +19,7 @@ import type { Config } from '../../core/config.ts';
 import type { CellRecord } from '../../core/store.ts';
 import { isSmallEntry, writeEntry } from './entry-writer.ts';
 import { EntryBatches } from './entry-batches.ts';
-import { FileWriters } from './file-writer.ts';
+import { FileWriterPool, type FileWriters } from './file-writer.ts';
 import { BackgroundFlush, syncFileSystem } from './file-system-sync.ts';
 import { TaskPool } from './task-pool.ts';
 import { fileIdentity, zipIdentity, zipWindow } from './block-reader.ts';
@@ -32,6 +32,8 @@ import { checkFileDigest, pmetaOwnerIds, readOData, readOwnerPmeta, requireListe
  * the next are read and inflated, and large ones stream through the thread pool meanwhile.
  */
 const extractConcurrency = 16;
+/** How long the file writer threads are kept after an import, for the next one. */
+const writersIdleMs = 60_000;
 
 /** Bytes-weighted progress that never goes down. */
 class ImportProgress {
@@ -65,8 +67,16 @@ export class CellImporter {
    */
   #lastInspection: { cellId: string; file: string; snapshot: InspectedSnapshot } | undefined;
 
+  /** The file writer threads, kept a minute after an import for the next one. */
+  readonly #writers = new FileWriterPool(writersIdleMs);
+
   constructor(private readonly unit: ImportServices, private readonly settings: ImportSettings) {
     this.#beforeEntry = settings.beforeEntry;
+  }
+
+  /** Ends the threads kept between imports (the server stops). */
+  async close(): Promise<void> {
+    await this.#writers.close();
   }
 
   /** Checks the stored snapshot, then records and queues the import; resolves before the 202. */
@@ -135,7 +145,7 @@ export class CellImporter {
       const odata = await readOData(zip, snapshot, cellId);
       const davRoot = path.resolve(staged.davRoot);
       const pool = new TaskPool(extractConcurrency);
-      const files = new FileWriters();
+      const files = this.#writers.take();
       const flush = new BackgroundFlush(staged.dir);
       const onBytes = (bytes: number) => {
         progress.add(bytes);
@@ -189,7 +199,7 @@ export class CellImporter {
         // Stopped: the batches already sent are waited for, the partial ones are not sent.
         await (signal.aborted ? small.settle() : small.drain()).catch(() => {});
         await pool.drain().catch(() => {});
-        await files.close();
+        await this.#writers.give(files);
         await flush.settle();
       }
       await this.unit.contents.completeStaged(staged, odata.document);

@@ -24,6 +24,7 @@ export const importPlugin: Plugin<ImportOptions> = {
   register(server, options) {
     const settings = Joi.attempt(options, optionsSchema, 'Invalid "cellar-import" options');
     const importer = new CellImporter(server.cellar, settings);
+    server.ext('onPostStop', () => importer.close());
     // `import failed` does not close __import: a good snapshot is how the cell gets out of it.
     server.route(jobStartRoutes('__import', { start: 'import-write', other: 'import-read' }, (request, cell) =>
       importer.start(cell, requiredName(parseJsonObject(request.payload, false)!, snapshotNameRule))));
