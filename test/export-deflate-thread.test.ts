@@ -24,8 +24,8 @@ async function folder(t: ExecutionContext): Promise<string> {
   return dir;
 }
 
-function thread(t: ExecutionContext, measure?: string): DeflateThread {
-  const deflater = new DeflateThread(workerFile, { level: 1, memLevel: 9, ...(measure ? { measure } : {}) });
+function thread(t: ExecutionContext): DeflateThread {
+  const deflater = new DeflateThread(workerFile, { level: 1, memLevel: 9 });
   t.teardown(() => deflater.close());
   return deflater;
 }
@@ -83,14 +83,48 @@ test('the thread measures the tree it is given as measureTree does, and one it c
   await writeFile(path.join(dir, 'a', '.pmeta'), '{}');
   await writeFile(path.join(dir, 'c', 'content'), 'x');
   await writeFile(path.join(dir, '.content.tmp-1'), 'a temporary');
-  t.deepEqual(await thread(t, dir).totals, measureTree(dir));
+  t.deepEqual(await thread(t).measure(dir), measureTree(dir));
   t.like(measureTree(dir), { files: 3, directories: 4, bytes: 5001, largestFile: 5000 });
 
-  const lost = thread(t, path.join(dir, 'missing'));
-  await t.throwsAsync(lost.totals, { message: /ENOENT/ });
+  const lost = thread(t);
+  await t.throwsAsync(lost.measure(path.join(dir, 'missing')), { message: /ENOENT/ });
   const sequence = lost.submit(text(4000, 2), 12)!;
   await lost.waitFor(sequence);
   t.is(lost.oldest(sequence).method, methodDeflated);
+});
+
+test('one thread serves export after export: each measure is of its own tree, a later one drops the one under way, and settle forgets the entries an export left', async (t) => {
+  const dir = await folder(t);
+  for (let index = 0; index < 300; index += 1) {
+    await mkdir(path.join(dir, 'big', `r${index}`), { recursive: true });
+    await writeFile(path.join(dir, 'big', `r${index}`, 'content'), text(100 + index, index));
+  }
+  await mkdir(path.join(dir, 'small', 'only'), { recursive: true });
+  await writeFile(path.join(dir, 'small', 'only', 'content'), 'x');
+  const deflater = thread(t);
+  const dropped = deflater.measure(path.join(dir, 'big'));
+  const small = deflater.measure(path.join(dir, 'small'));
+  await t.throwsAsync(dropped, { message: 'a later measure replaced this one' });
+  t.deepEqual(await small, measureTree(path.join(dir, 'small')));
+  // An export that failed half-way: entries submitted, some never taken.
+  const left = [text(3000, 1), text(5000, 2), text(7000, 3)].map((entry) => deflater.submit(entry, 13)!);
+  await deflater.waitFor(left[0]!);
+  deflater.oldest(left[0]!);
+  deflater.release();
+  await deflater.settle();
+  // The next export starts from an empty ring: its first entry is the oldest, its bytes its own.
+  t.deepEqual(await deflater.measure(path.join(dir, 'big')), measureTree(path.join(dir, 'big')));
+  const next = text(9000, 4);
+  const sequence = deflater.submit(next, 14)!;
+  await deflater.waitFor(sequence);
+  const { method, data } = deflater.oldest(sequence);
+  t.is(method, methodDeflated);
+  t.true(inflateRawSync(data).equals(next));
+  deflater.release();
+  // A closed thread fails a measure asked of it.
+  await deflater.close();
+  await t.throwsAsync(deflater.measure(dir), { message: 'the deflating thread was closed' });
+  t.true(deflater.failed);
 });
 
 test('a closed thread fails what waits for it', async (t) => {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { bodyOf, errorBody, isPersoniumError } from '../core/errors.ts';
 import { failureBody } from '../plugins/export/zip-job.ts';
-import { writeSnapshotZipInThread } from '../plugins/export/zip-thread.ts';
+import { ExportThreads, writeSnapshotZipInThread } from '../plugins/export/zip-thread.ts';
 import { SizeChangedError, SnapshotZipWriter, smallFileBytes, wholeFileBytes } from '../plugins/export/zip-writer.ts';
 import { CellLayout } from './helpers/cell-layout.ts';
 import { areaDirOf, areaFiles, exportStatus, holdExportAt, postExport, untilReady } from './helpers/export.ts';
@@ -245,6 +245,54 @@ test('the export thread reports a failure with the .error body it computed, and 
   const error = await t.throwsAsync(stopped);
   t.deepEqual(bodyOf(error), errorBody('PR503-SV-0002'));
   t.true(percents.length > 0 && percents.every((percent) => percent < 100));
+});
+
+test('a kept export thread serves export after export, each zip of its own tree, after a failed and a stopped one too; a thread that ended is replaced', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-thread-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const threads = new ExportThreads(60_000);
+  t.teardown(() => threads.close());
+  const trees = ['one', 'two', 'three'];
+  for (const [index, tree] of trees.entries()) {
+    for (let file = 0; file < 50; file += 1) {
+      await mkdir(path.join(dir, tree, `r${file}`), { recursive: true });
+      await writeFile(path.join(dir, tree, `r${file}`, 'content'), `${tree} ${file} `.repeat(50 + index));
+    }
+  }
+  const input = (tree: string, out: string) => ({ davRoot: path.join(dir, tree), temp: path.join(dir, out), level: 1, createdAt: Date.now(), manifest: '{}', cellJson: '{}', odata: [] });
+  const hooks = () => ({ signal: new AbortController().signal, onProgress: () => {} });
+  /** The thread the pool keeps now (taken and given back). */
+  const keptThread = async () => {
+    const thread = await threads.take();
+    await threads.give(thread);
+    return thread.worker.threadId;
+  };
+  const holds = async (out: string, tree: string) => {
+    const zip = await readZip(path.join(dir, out));
+    for (let file = 0; file < 50; file += 1) t.is(zip.get(`20_webdav/r${file}/content`)!.data.toString(), `${tree} ${file} `.repeat(50 + trees.indexOf(tree)), `${out} r${file}`);
+  };
+  await writeSnapshotZipInThread(input('one', 'one.zip'), hooks(), threads);
+  const first = await keptThread();
+  await writeSnapshotZipInThread(input('two', 'two.zip'), hooks(), threads);
+  t.is(await keptThread(), first);
+  await holds('one.zip', 'one');
+  await holds('two.zip', 'two');
+  // A failed export and a stopped one leave the thread to the next export.
+  await t.throwsAsync(writeSnapshotZipInThread(input('missing', 'missing.zip'), hooks(), threads));
+  const stopping = new AbortController();
+  stopping.abort();
+  const stopped = await t.throwsAsync(writeSnapshotZipInThread(input('one', 'stopped.zip'), { signal: stopping.signal, onProgress: () => {} }, threads));
+  t.deepEqual(bodyOf(stopped), errorBody('PR503-SV-0002'));
+  await writeSnapshotZipInThread(input('three', 'three.zip'), hooks(), threads);
+  t.is(await keptThread(), first);
+  await holds('three.zip', 'three');
+  // A thread that ended is not kept: the next export gets a new one.
+  const ended = await threads.take();
+  await ended.worker.terminate();
+  await threads.give(ended);
+  await writeSnapshotZipInThread(input('two', 'again.zip'), hooks(), threads);
+  t.not(await keptThread(), first);
+  await holds('again.zip', 'two');
 });
 
 test('the export thread reports rising progress below 100% and writes a zip unzip -t accepts', async (t) => {

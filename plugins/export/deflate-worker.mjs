@@ -3,9 +3,9 @@
 // deflates the rest, writing the deflated bytes over the entry's own (they are shorter), and
 // writes the method and size into the shared results. Counters, not messages, tell the export
 // thread how far it got (a message each cost more than deflating a small file). Plain
-// JavaScript, so that it starts without a loader. Whenever no entry waits, it measures the cell's
-// tree for the export's progress, a millisecond at a time, and posts the totals once it has them:
-// a message, the only one.
+// JavaScript, so that it starts without a loader. Whenever no entry waits, it measures the tree
+// each export asks for (a root in shared memory, and the measures counter moved), a millisecond at
+// a time, and posts the totals once it has them: a message, the only one of an export.
 import { parentPort, workerData } from 'node:worker_threads';
 import { deflateRawSync } from 'node:zlib';
 import { measureSteps } from './cell-tree.mjs';
@@ -33,9 +33,25 @@ function deflateEntry(at) {
   return [methods.deflated, deflated.length];
 }
 
-let measuring = workerData.measure === undefined ? undefined : measureSteps(workerData.measure);
+const root = Buffer.from(workerData.root);
+/** The measures counter as of the last root taken (twice the measures asked for). */
+let measuresTaken = 0;
+/** The measure under way: its steps and its id. */
+let measuring;
+let measuringId = 0;
 /** Time the measure runs before the thread looks for entries again. */
 const measureSliceMs = 1;
+
+/** Takes the root the export thread wrote last, once it is whole (the counter even, and the same after the read). */
+function takeMeasure() {
+  const asked = Atomics.load(control, counter.measures);
+  if (asked === measuresTaken || asked % 2 !== 0) return;
+  const path = root.toString('utf8', 0, Atomics.load(control, counter.rootBytes));
+  if (Atomics.load(control, counter.measures) !== asked) return;
+  measuresTaken = asked;
+  measuring = measureSteps(path);
+  measuringId = asked;
+}
 
 function measureSome() {
   const until = performance.now() + measureSliceMs;
@@ -43,31 +59,38 @@ function measureSome() {
     for (let step = 0; ; step += 1) {
       const next = measuring.next();
       if (next.done) {
-        parentPort.postMessage({ totals: next.value });
+        parentPort.postMessage({ measured: measuringId, totals: next.value });
         measuring = undefined;
         return;
       }
       if (step % 16 === 15 && performance.now() > until) return;
     }
   } catch (error) {
-    parentPort.postMessage({ failed: error.message });
+    parentPort.postMessage({ measured: measuringId, failed: error.message });
     measuring = undefined;
   }
 }
 
+/** Whether nothing waits: no entry, no root to measure. */
+function idle() {
+  return Atomics.load(control, counter.posted) === done && Atomics.load(control, counter.measures) === measuresTaken;
+}
+
 for (;;) {
+  takeMeasure();
   if (measuring && Atomics.load(control, counter.posted) === done) {
     measureSome();
     continue;
   }
-  if (Atomics.load(control, counter.posted) === done) {
+  if (idle()) {
     const until = performance.now() + spinMs;
-    while (Atomics.load(control, counter.posted) === done && performance.now() < until);
+    while (idle() && performance.now() < until);
   }
-  // Says it sleeps, so that the export thread wakes it; waits with a timeout so that a
-  // terminated thread never sleeps on.
+  // Says it sleeps, so that the export thread rings the bell, then looks once more and waits on
+  // the bell; with a timeout, so that a terminated thread never sleeps on.
   Atomics.store(control, counter.sleeping, 1);
-  if (Atomics.load(control, counter.posted) === done) Atomics.wait(control, counter.posted, done, 1000);
+  const bell = Atomics.load(control, counter.bell);
+  if (idle()) Atomics.wait(control, counter.bell, bell, 1000);
   Atomics.store(control, counter.sleeping, 0);
   while (Atomics.load(control, counter.posted) !== done) {
     const slot = (done >>> 0) % slots;

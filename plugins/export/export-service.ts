@@ -10,7 +10,7 @@ import type { Services } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 import { cellLine, pjsonContents } from './odata-entries.ts';
 import { failureBody, type ZipJobInput } from './zip-job.ts';
-import { writeSnapshotZipInThread } from './zip-thread.ts';
+import { ExportThreads, writeSnapshotZipInThread } from './zip-thread.ts';
 import { temporariesOf } from './zip-writer.ts';
 
 export interface ExportSettings {
@@ -29,8 +29,19 @@ export function defaultExportName(cellName: string, now: Date): string {
   return `${cellName}_${digits.slice(0, 8)}_${digits.slice(9, 15)}`;
 }
 
+/** How long an export thread is kept after an export, for the next one. */
+const threadIdleMs = 60_000;
+
 export class CellExporter {
+  /** The export thread (and its deflating thread), kept a minute after an export for the next one. */
+  readonly #threads = new ExportThreads(threadIdleMs);
+
   constructor(private readonly unit: ExportServices, readonly settings: ExportSettings) {}
+
+  /** Ends the threads kept between exports (the server stops). */
+  async close(): Promise<void> {
+    await this.#threads.close();
+  }
 
   /**
    * Accepts an export: refuses a taken name, then records the job through the state machine (the
@@ -115,6 +126,6 @@ export class CellExporter {
       signal,
       onProgress: (percent) => status.reportProgress(cellId, percent),
       ...(hook ? { beforeEntry: (entry: string) => hook(entry, signal) } : {}),
-    });
+    }, this.#threads);
   }
 }

@@ -49,5 +49,6 @@ export const exportPlugin: Plugin<ExportOptions> = {
     // After start-up recovery has ended the jobs a restart interrupted; stopped once the jobs are.
     server.ext('onPreStart', () => scheduler.start(), { after: [servicesPluginName] });
     server.ext('onPreStop', () => scheduler.stop(), { after: [servicesPluginName] });
+    server.ext('onPostStop', () => exporter.close());
   },
 };

@@ -29,6 +29,8 @@ export interface ZipJobHooks {
   onProgress: (percent: number) => void;
   /** Test seam (CellExporter.beforeEntry): awaited before each entry. */
   beforeEntry?: (entry: string) => Promise<void>;
+  /** A deflating thread its caller keeps from export to export; else one is started from `input.deflateWorker` for this export alone. */
+  deflater?: DeflateThread;
 }
 
 /** What a failed export writes to `{Name}.error`. File system paths never appear in it. */
@@ -52,6 +54,7 @@ export type FromExportThread =
   | { type: 'failed'; body: PersoniumErrorBody };
 
 export type ToExportThread =
+  | { type: 'job'; input: ZipJobInput; hooked: boolean }
   | { type: 'abort' }
   | { type: 'go' }
   | { type: 'refuse'; message: string; code: string | undefined };
@@ -64,15 +67,16 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
   const { signal } = hooks;
   let position: string | undefined;
   let writer: SnapshotZipWriter | undefined;
-  let deflater: DeflateThread | undefined;
+  let owned: DeflateThread | undefined;
   try {
-    deflater = input.deflateWorker ? new DeflateThread(new URL(input.deflateWorker), { level: input.level, memLevel: deflateMemLevel, measure: input.davRoot }) : undefined;
+    owned = !hooks.deflater && input.deflateWorker ? new DeflateThread(new URL(input.deflateWorker), { level: input.level, memLevel: deflateMemLevel }) : undefined;
+    const deflater = hooks.deflater ?? owned;
     const smallBytes = input.odata.reduce((sum, { text }) => sum + Buffer.byteLength(text), input.cellJson.length + 1024);
     const progress = new ExportProgress(hooks.onProgress);
     const counted = (tree: TreeTotals) => progress.total(tree.bytes + smallBytes, tree.files + tree.directories + input.odata.length + 4);
     // Measured on the deflating thread while this one starts; a tree that cannot be walked fails
     // the walk below. A large file waits for the totals, so that its progress climbs as it streams.
-    const measured = deflater ? deflater.totals.then(counted, () => {}) : Promise.resolve(counted(measureTree(input.davRoot)));
+    const measured = deflater ? deflater.measure(input.davRoot).then(counted, () => {}) : Promise.resolve(counted(measureTree(input.davRoot)));
     // ZIP64 records are written where they are needed: on an entry past 4 GiB, at the end for more
     // than 65,535 entries or an archive past 4 GiB.
     const zip = new SnapshotZipWriter(input.temp, {
@@ -128,6 +132,8 @@ export async function writeSnapshotZip(input: ZipJobInput, hooks: ZipJobHooks): 
     await writer?.abort(error instanceof Error ? error : new Error(String(error)));
     throw personiumErrorOf(failureBody(error, entry, signal));
   } finally {
-    await deflater?.close();
+    await owned?.close();
+    // A kept thread is ready for the next export once what this one left on it is done.
+    await hooks.deflater?.settle().catch(() => {});
   }
 }

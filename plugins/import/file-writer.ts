@@ -14,6 +14,7 @@
 //   thread's garbage collector.
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { KeptThreads, type Restable } from '../../core/kept-threads.ts';
 import { repositoryFile } from '../../core/repository-files.ts';
 
 interface Request {
@@ -95,7 +96,7 @@ interface Lane {
   flushing: boolean;
 }
 
-export class FileWriters {
+export class FileWriters implements Restable {
   readonly #lanes: Lane[];
   readonly #waiting = new Map<number, { resolve: (answer: Answer) => void; reject: (error: Error) => void }>();
   readonly #batches = new Map<number, { resolve: (failure: EntryFailure | undefined) => void; reject: (error: Error) => void }>();
@@ -163,22 +164,19 @@ export class FileWriters {
     return done;
   }
 
-  /** Whether a thread failed or stopped: such writers are closed, never used again. */
   get failed(): boolean {
     return this.#failure !== undefined;
   }
 
   /**
-   * Between two jobs (FileWriterPool): the threads no longer keep the process alive, and the next
-   * job's batches are a new use, so that no thread reads a new zip through what it kept of an old
-   * one opened with the same descriptor number.
+   * Between two imports: the next one's batches are a new use too, so that no thread reads a new
+   * zip through what it kept of an old one opened with the same descriptor number.
    */
   rest(): void {
     this.#use += 1;
     for (const lane of this.#lanes) lane.worker.unref();
   }
 
-  /** Back at work after `rest`. */
   wake(): void {
     for (const lane of this.#lanes) lane.worker.ref();
   }
@@ -253,51 +251,9 @@ export class FileWriters {
   }
 }
 
-/**
- * Writer threads kept from one import to the next for a while: a new thread's code is compiled
- * afresh, and on the 10,000-file bench cell that compilation (on V8's background threads) and the
- * threads' cold code cost about 0.4 s of CPU per import, on a machine of two cores. One set is
- * kept, for `idleMs` after its last job; writers that failed are closed instead.
- */
-export class FileWriterPool {
-  #idle: FileWriters | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
-
-  constructor(private readonly idleMs: number) {}
-
-  /** Writers for a job: the set kept, or a new one. */
-  take(): FileWriters {
-    const idle = this.#idle;
-    if (!idle || this.#closed) return new FileWriters();
-    this.#idle = undefined;
-    clearTimeout(this.#timer);
-    idle.wake();
-    return idle;
-  }
-
-  /** The job is done with `writers`: kept when sound and none is kept yet, else closed. */
-  async give(writers: FileWriters): Promise<void> {
-    if (writers.failed || this.#idle || this.#closed) {
-      await writers.close();
-      return;
-    }
-    writers.rest();
-    this.#idle = writers;
-    this.#timer = setTimeout(() => void this.#closeIdle(), this.idleMs);
-    this.#timer.unref();
-  }
-
-  /** Closes the set kept; later jobs get writers of their own, closed after them. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.#closeIdle();
-  }
-
-  async #closeIdle(): Promise<void> {
-    const idle = this.#idle;
-    this.#idle = undefined;
-    clearTimeout(this.#timer);
-    await idle?.close();
+/** An import's writer threads, kept a while for the next import (core/kept-threads.ts). */
+export class FileWriterPool extends KeptThreads<FileWriters> {
+  constructor(idleMs: number) {
+    super(() => new FileWriters(), idleMs);
   }
 }
