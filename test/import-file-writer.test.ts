@@ -173,8 +173,8 @@ test.serial('a pool closes writers that failed, closes the kept set once idle or
   t.not(fresh, broken);
   await fresh.write(path.join(dir, 'a'), Buffer.from('a'));
   await pool.give(fresh);
-  // Idle past idleMs: the kept set is closed.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Idle past idleMs: the kept set is closed (looked at until it is, for 5 s at most).
+  for (let waited = 0; !fresh.failed && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
   await t.throwsAsync(fresh.write(path.join(dir, 'b'), Buffer.from('b')), { message: /closed/ });
   const next = pool.take();
   t.not(next, fresh);
