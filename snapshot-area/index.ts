@@ -23,6 +23,7 @@ import { methodNotAllowed, notAllowed, optionsRoute } from '../core/routes.ts';
 import { servicesPluginName } from '../core/services.ts';
 import { defaultContentType, etagFor, type SnapshotArea, type SnapshotEntry } from '../core/snapshot-store.ts';
 import { cellarVersion } from '../core/version.ts';
+import { closeAfterAnswer } from '../core/refused-body.ts';
 import { areaOf, destinationName, fileUrl, snapshotFileName } from './request.ts';
 
 export const fileAllow = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, MOVE';
@@ -181,7 +182,7 @@ async function putFile(request: Request, h: ResponseToolkit, { maxFiles, maxFile
     if (temp) await unlink(temp).catch(() => {});
     if (!Boom.isBoom(error)) request.logger.warn({ file: name, err: error }, 'snapshot upload did not complete; previous file kept');
     // A refused body is not read to its end: close the connection after the answer instead.
-    else if (!request.raw.req.complete) error.output.headers.Connection = 'close';
+    else if (!request.raw.req.complete) closeAfterAnswer(error, request.raw.req);
     throw error;
   }
 }

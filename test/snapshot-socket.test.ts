@@ -12,6 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import test from 'ava';
 import { errorBody } from '../core/errors.ts';
+import { lingerMs } from '../core/refused-body.ts';
 import { masterToken, startUnit, type TestUnit } from './helpers/unit.ts';
 
 const authorization = `Bearer ${masterToken}`;
@@ -135,6 +136,28 @@ test('a chunked upload past the size limit gets 413 PR413-DV-0001, the connectio
   t.deepEqual(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), errorBody('PR413-DV-0001', [50_000]));
   t.true(await noTemporaries(dir));
   t.false((await readdir(dir)).includes('big.bin'));
+});
+
+test('a client that goes on sending after its 413 still reads the answer, and the connection is closed within the linger however long it sends', async (t) => {
+  const unit = await startUnit({ unitUrl: '', snapshot: { maxFiles: 1024, maxFileBytes: 50_000 } });
+  t.teardown(() => unit.stop());
+  const url = await unit.listen();
+  await unit.createCell('cell1');
+  // Half-open allowed: the server's end of its side does not end this one's.
+  const socket = net.connect({ port: Number(new URL(url).port), host: '127.0.0.1', allowHalfOpen: true });
+  let answer = '';
+  socket.on('data', (chunk) => { answer += String(chunk); });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(`PUT /cell1/__snapshot/big.bin HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+  // Unlike an HTTP client, it never stops: only the server's close ends the upload.
+  const sender = setInterval(() => { if (!socket.destroyed) socket.write(`2710\r\n${'x'.repeat(10_000)}\r\n`); }, 2);
+  const ended = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 4 * lingerMs))]);
+  clearInterval(sender);
+  socket.destroy();
+  t.true(ended, 'the server closed the connection');
+  t.regex(answer, /^HTTP\/1.1 413 /);
+  t.deepEqual(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), errorBody('PR413-DV-0001', [50_000]));
 });
 
 for (const end of ['destroy', 'half-close'] as const) {

@@ -9,6 +9,7 @@ import Boom from '@hapi/boom';
 import { escapeXml, httpDate, readSmallBody } from '../../core/dav-xml.ts';
 import { byteCounter } from '../../core/byte-counter.ts';
 import { personiumError } from '../../core/errors.ts';
+import { closeAfterAnswer } from '../../core/refused-body.ts';
 import { isRoot } from './box-path.ts';
 import { contentFile, etagOf } from './box-store.ts';
 import { checkWrite, header, hrefFor, notFound, parentScope, storageError, urlFor, type BoxRequest } from './box-request.ts';
@@ -84,7 +85,7 @@ export async function put(ctx: BoxRequest) {
   } catch (error) {
     if (temp) await unlink(temp).catch(() => {});
     if (!Boom.isBoom(error)) ctx.request.logger.warn({ err: error }, 'box upload did not complete; nothing changed');
-    else if (!ctx.request.raw.req.complete) error.output.headers.Connection = 'close';
+    else if (!ctx.request.raw.req.complete) closeAfterAnswer(error, ctx.request.raw.req);
     throw storageError(error);
   } finally {
     if (tempFolder) await rm(tempFolder, { recursive: true, force: true });
