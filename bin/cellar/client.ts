@@ -2,8 +2,8 @@
 // every request, and any answer outside the expected statuses turned into a ServerError that
 // carries the unit's Personium code and message.
 import { isPersoniumErrorBody, ServerError, UsageError } from './errors.ts';
-import type { IncomingMessage } from 'node:http';
-import { getStream, putFile } from './transfer.ts';
+import { AnswerError, SocketDownload } from './socket-download.ts';
+import { putFile } from './transfer.ts';
 
 export interface RequestOptions {
   headers?: Record<string, string>;
@@ -67,19 +67,21 @@ export class UnitClient {
     return checked(response, options.expect);
   }
 
-  /** GET whose body is read as a node stream; any status but `expect` is a ServerError. */
-  async stream(url: string, expect: readonly number[]): Promise<IncomingMessage> {
-    let response: IncomingMessage;
+  /**
+   * GET whose body is read straight from the socket (a large download); any status but `expect`
+   * is a ServerError.
+   */
+  async download(url: string, expect: readonly number[]): Promise<SocketDownload> {
+    let download: SocketDownload;
     try {
-      response = await getStream(url, await this.#headers());
+      download = await SocketDownload.open(url, await this.#headers());
     } catch (error) {
-      throw unreachable(this.unitUrl, error);
+      throw error instanceof AnswerError ? new ServerError(0, undefined, `the unit at ${this.unitUrl} answered with something that is not HTTP: ${error.message}`) : unreachable(this.unitUrl, error);
     }
-    const status = response.statusCode ?? 0;
-    if (expect.includes(status)) return response;
-    const chunks: Buffer[] = [];
-    for await (const chunk of response as AsyncIterable<Buffer>) chunks.push(chunk);
-    throw await errorFromResponse(new Response(Buffer.concat(chunks), { status, statusText: response.statusMessage }));
+    const { status, statusText } = download.head;
+    if (expect.includes(status)) return download;
+    const text = await download.text();
+    throw await errorFromResponse(new Response(text, { status, statusText }));
   }
 
   async #headers(extra: Record<string, string> = {}): Promise<Record<string, string>> {

@@ -57,16 +57,3 @@ export async function putFile(url: string, headers: Record<string, string>, file
   }
   return new Response(body, { status, statusText: response.statusMessage, headers: responseHeaders });
 }
-
-/**
- * GET with node:http rather than fetch, for a download that must go fast (a unit backup): the
- * chunks come as the socket gives them, without the web streams' cost per chunk (fetch spent
- * twice the time of the download itself in buffers and garbage collection).
- */
-export function getStream(url: string, headers: Record<string, string>): Promise<http.IncomingMessage> {
-  const target = new URL(url);
-  const get = target.protocol === 'https:' ? https.get : http.get;
-  return new Promise((resolve, reject) => {
-    get(target, { headers }, resolve).once('error', reject);
-  });
-}

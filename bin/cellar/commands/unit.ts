@@ -6,18 +6,16 @@
 // downloading made the command twice as slow on a machine that also runs the server, so the
 // hashes are checked by `unit verify` (and by restore). verify and restore need no server.
 import { randomBytes } from 'node:crypto';
-import type { WriteStream } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import { readBackup, type BackupSummary, type GrowingFile } from '../backup-archive.ts';
 import type { Context, Output } from '../context.ts';
 import { ServerError } from '../errors.ts';
+import type { BodyEnd } from '../socket-download.ts';
 import { createCountProgress, createProgress, formatBytes } from '../progress.ts';
 import { restoreBackup, verifyBackupFile } from '../unit-restore.ts';
 
-const writeQueueBytes = 4 * 1024 * 1024;
 /** Bytes of a download written between two background flushes. */
 const flushBytes = 64 * 1024 * 1024;
 
@@ -34,53 +32,50 @@ function summaryJson(summary: BackupSummary, extra: Record<string, unknown>) {
 
 export async function backupUnit(context: Context, file: string, options: { snapshots?: boolean; verify?: boolean }): Promise<void> {
   const query = options.snapshots === false ? '?snapshots=false' : '';
-  const response = await context.client.stream(context.client.url(`__backup${query}`), [200]);
+  const download = await context.client.download(context.client.url(`__backup${query}`), [200]);
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.partial-${randomBytes(6).toString('hex')}`);
   const progress = createCountProgress(context.progress, `backup ${path.basename(file)}`);
   const written = new WrittenBytes();
   let received = 0;
   let summary: BackupSummary;
-  let out: WriteStream | undefined;
+  let ended: BodyEnd | undefined;
+  let handle: FileHandle | undefined;
   try {
-    const handle = await open(temp, 'wx', 0o600);
-    out = handle.createWriteStream({ highWaterMark: writeQueueBytes });
-    // A failed write is met by `finished` below (or by the wait for 'drain'); one after a failed
-    // download, by nobody.
-    out.on('error', () => {});
+    handle = await open(temp, 'wx', 0o600);
+    const fd = handle.fd;
     // Checked while it downloads, each entry once it is in the file.
     const checked = readBackup(temp, { hashes: options.verify === true, growing: written });
     checked.catch(() => {});
     const flusher = new DownloadFlush(handle);
     try {
-      // The socket's chunks go to the file as they come (the stream gathers them into large writes).
-      for await (const chunk of response as AsyncIterable<Buffer>) {
-        received += chunk.length;
+      // Each read of the socket goes to the file before the socket is read again.
+      ended = await download.body((data, start, end) => {
+        for (let at = start; at < end;) at += writeSync(fd, data, at, end - at);
+        received += end - start;
         progress.update(received);
-        const more = out.write(chunk, () => {
-          written.grew(out!.bytesWritten);
-          flusher.wrote(out!.bytesWritten);
-        });
-        if (!more) await once(out, 'drain');
-      }
-      if (!response.complete) throw new Error('the connection closed before the end of the answer');
+        written.grew(received);
+        flusher.wrote(received);
+      });
+      if (!ended.complete) throw new Error('the connection closed before the end of the answer');
       await flusher.settle();
-      out.end();
-      await finished(out);
-      written.end(out.bytesWritten);
+      written.end(received);
     } catch (error) {
       written.fail(error as Error);
       throw error;
     }
     summary = await checked;
-    await syncFile(temp);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
     await rename(temp, file);
   } catch (error) {
-    out?.destroy();
+    download.destroy();
+    await handle?.close().catch(() => {});
     await rm(temp, { force: true });
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as NodeJS.ErrnoException).code;
     // The unit names, in a trailer, why it stopped a backup itself.
-    const stopped = response.complete ? response.trailers['x-cellar-backup-error'] : undefined;
-    const reason = stopped ? `the unit stopped the backup: ${stopped}` : `${(error as Error).message}${cause ? ` (${cause})` : ''}`;
+    const stopped = ended?.complete ? ended.trailers['x-cellar-backup-error'] : undefined;
+    const reason = stopped ? `the unit stopped the backup: ${stopped}` : `${(error as Error).message}${cause && !(error as Error).message.includes(cause) ? ` (${cause})` : ''}`;
     throw new ServerError(0, undefined, `the backup did not complete, nothing was saved to ${file}: ${reason}`);
   } finally {
     progress.stop();
@@ -170,14 +165,5 @@ class DownloadFlush {
   async settle(): Promise<void> {
     await this.#running;
     if (this.#failure) throw this.#failure;
-  }
-}
-
-async function syncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
