@@ -5,8 +5,10 @@
 // hands each view to be hashed and, with `held`, gives the bytes back (release) once it has sent
 // them. (Copying bytes in cost about half as much as hashing them, measured on this machine.)
 // Streams are hashed one after the other: digest() ends one and starts the next. Memory is the
-// ring, whatever the size of what is hashed.
+// ring, whatever the size of what is hashed. A thread whose streams all ended can be kept for the
+// next job (core/kept-threads.ts).
 import { Worker } from 'node:worker_threads';
+import type { Restable } from './kept-threads.ts';
 import { repositoryFile } from './repository-files.ts';
 
 /** The shared ring: what may be read but not yet hashed (or, held, not yet sent). */
@@ -33,7 +35,7 @@ type WaitAsync = (array: Int32Array, index: number, value: number, timeout: numb
 // In node since version 16; the TypeScript library of this project (es2023) does not declare it yet.
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
-export class HashThread {
+export class HashThread implements Restable {
   readonly #worker: Worker;
   readonly #shared = new SharedArrayBuffer(ringBytes);
   readonly #ring = Buffer.from(this.#shared);
@@ -59,6 +61,8 @@ export class HashThread {
   #unwokenCommands = 0;
   #unwokenBytes = 0;
   #failure: Error | undefined;
+  /** Bytes were hashed since the last digest. */
+  #streamOpen = false;
 
   /** With `held`, claimed bytes stay in use until the caller releases them too. */
   constructor(private readonly options: { held?: boolean } = {}) {
@@ -98,6 +102,7 @@ export class HashThread {
 
   /** Hands a claimed view, whole, to be hashed. */
   hash(view: Buffer): void {
+    this.#streamOpen = true;
     if (this.#pending > 0 && view.byteOffset !== this.#pendingFrom + this.#pending) this.#post();
     if (this.#pending === 0) this.#pendingFrom = view.byteOffset;
     this.#pending += view.length;
@@ -116,6 +121,7 @@ export class HashThread {
    */
   digest(): Promise<string> {
     if (this.#failure) return Promise.reject(this.#failure);
+    this.#streamOpen = false;
     const digest = new Promise<string>((resolve, reject) => this.#digests.push({ resolve, reject }));
     if (!this.#posting && this.#digestRoom()) this.#postDigest();
     else {
@@ -146,6 +152,25 @@ export class HashThread {
     this.#command(0, -1);
     this.#digestsPosted = (this.#digestsPosted + 1) | 0;
     this.#watch();
+  }
+
+  /**
+   * Failed or closed, or left with a stream under way (a job cut short): bytes claimed and not
+   * hashed or given back, a stream without its digest, digests not yet read. Not for another job.
+   */
+  get failed(): boolean {
+    const unreleased = this.options.held === true && this.#claimed !== this.#released;
+    const unhashed = this.#claimed !== Atomics.load(this.#control, counter.hashed);
+    return this.#failure !== undefined || this.#streamOpen || this.#pending > 0 || this.#posting !== undefined || this.#digests.length > 0 || unreleased || unhashed;
+  }
+
+  /** Kept between jobs: the thread does not keep the process alive. */
+  rest(): void {
+    this.#worker.unref();
+  }
+
+  wake(): void {
+    this.#worker.ref();
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,9 @@
 // `idleMs` after its last job; a set that failed is closed instead, and so is one given back while
 // another is kept.
 
+/** How long a set is kept after its job, for the next one. */
+export const keptThreadsMs = 60_000;
+
 /** A set of threads a job uses and KeptThreads keeps between jobs. */
 export interface Restable {
   /** A thread failed or stopped: the set is closed, never used again. */

@@ -70,3 +70,35 @@ test('a closed thread fails the claims and digests asked of it afterwards', asyn
   await t.throwsAsync(hasher.claim(10), { message: 'the hashing thread was closed' });
   await t.throwsAsync(hasher.digest(), { message: 'the hashing thread was closed' });
 });
+
+test('a thread is fit for another job only once each stream has its digest and each held byte is given back', async (t) => {
+  const hasher = new HashThread({ held: true });
+  t.teardown(() => hasher.close());
+  t.false(hasher.failed);
+  const first = randomBytes(3000);
+  const view = await hasher.claim(first.length);
+  t.true(hasher.failed, 'bytes claimed and not hashed');
+  first.copy(view);
+  hasher.hash(view);
+  t.true(hasher.failed, 'a stream without its digest');
+  t.is(await hasher.digest(), sha256(first));
+  t.true(hasher.failed, 'held bytes not given back');
+  hasher.release(view.length);
+  t.false(hasher.failed);
+
+  // Kept for the next job: its stream is hashed on its own.
+  hasher.rest();
+  hasher.wake();
+  const second = randomBytes(ringBytes + 5);
+  for (let at = 0; at < second.length;) {
+    const piece = await hasher.claim(second.length - at);
+    second.copy(piece, 0, at, at + piece.length);
+    hasher.hash(piece);
+    hasher.release(piece.length);
+    at += piece.length;
+  }
+  t.is(await hasher.digest(), sha256(second));
+  t.false(hasher.failed);
+  await hasher.close();
+  t.true(hasher.failed);
+});

@@ -103,6 +103,32 @@ test('a backup the client abandons lets go of the cell it was reading', async (t
   t.true(unit.logs.some((line) => line.includes('unit backup stopped')));
 });
 
+test('backups one after another on one server, the first abandoned by its client, each hold every file to its SHA-256', async (t) => {
+  t.timeout(180_000);
+  const unit = await listening(t);
+  await unit.createCell('cell1');
+  t.is((await put(unit, '/cell1/__/big.bin', randomBytes(24 * 1024 * 1024))).status, 201);
+  t.is((await put(unit, '/cell1/__/small.txt', 'small')).status, 201);
+  // Cut while the hashing thread holds bytes of the big file: that thread is not kept.
+  const controller = new AbortController();
+  const cut = await fetch(`${unit.url}/__backup`, { headers: auth, signal: controller.signal });
+  const reader = cut.body!.getReader();
+  await reader.read();
+  controller.abort();
+  await reader.cancel().catch(() => {});
+  const id = cellIdOf(unit, 'cell1');
+  await until(() => unit.server.cellar.holds.holderOf(id) === undefined, 'cell1 is let go');
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-backup-again-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const name of ['first.tar', 'second.tar', 'third.tar']) {
+    // --verify: the command holds every file of the download to its line's SHA-256.
+    const result = await cellar(unit, ['unit', 'backup', name, '--verify'], { cwd: dir, env: { CELLAR_TOKEN: masterToken } });
+    t.is(result.code, 0, result.stderr);
+  }
+  t.deepEqual((await readdir(dir)).sort(), ['first.tar', 'second.tar', 'third.tar']);
+});
+
 test('the backup needs the unit master token: none, a wrong one or a cell token are refused', async (t) => {
   const unit = await startUnit();
   t.teardown(() => unit.stop());

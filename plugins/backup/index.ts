@@ -11,6 +11,8 @@ import { credentialsOf } from '../../core/auth.ts';
 import { backupFormat, backupFormatVersion } from '../../core/backup-layout.ts';
 import { commonHeaders, corsHeaders } from '../../core/conventions.ts';
 import { personiumError } from '../../core/errors.ts';
+import { HashThread } from '../../core/hash-thread.ts';
+import { KeptThreads, keptThreadsMs } from '../../core/kept-threads.ts';
 import { methodNotAllowed, optionsRoute } from '../../core/routes.ts';
 import { servicesPluginName } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
@@ -34,7 +36,8 @@ function fileStamp(date: Date): string {
   return `${digits.slice(0, 8)}_${digits.slice(9, 15)}`;
 }
 
-async function backup(request: Request, h: ResponseToolkit) {
+/** The handler, with the hashing threads it takes (one is kept a minute after a backup for the next). */
+const backup = (hashThreads: KeptThreads<HashThread>) => async (request: Request, h: ResponseToolkit) => {
   // Only the unit's own credential: a token of any cell, whatever its privileges, is refused.
   if (credentialsOf(request)?.kind !== 'unit-master') throw personiumError('PR403-AU-0002');
   const snapshots = withSnapshots(request);
@@ -57,7 +60,8 @@ async function backup(request: Request, h: ResponseToolkit) {
   res.once('close', () => { if (!res.writableFinished) controller.abort(new Error('the client went away')); });
   const spool = path.join(os.tmpdir(), `.cellar-backup-manifest-${randomBytes(8).toString('hex')}`);
   const header = { format: backupFormat, version: backupFormatVersion, generator: `cellar ${cellarVersion}`, unit_url: unit.urls.unit(), created: created.toISOString(), snapshots } as const;
-  const out = new TarOut(res, spool, header, controller.signal);
+  const hasher = hashThreads.take();
+  const out = new TarOut(res, spool, header, hasher, controller.signal);
   const run = async () => {
     try {
       await new UnitBackupReader(unit, out, controller.signal).write({ snapshots });
@@ -76,19 +80,24 @@ async function backup(request: Request, h: ResponseToolkit) {
       request.logger.warn({ err: error }, 'unit backup stopped');
     } finally {
       await rm(spool, { force: true });
+      // The ring's bytes are the socket's until its writes are done; a cut backup's thread is closed.
+      if (!res.writableFinished && !res.destroyed) await new Promise((resolve) => res.once('close', resolve));
+      await hashThreads.give(hasher);
     }
   };
   void run();
   return h.abandon;
-}
+};
 
 export const backupPlugin: Plugin<void> = {
   name: 'cellar-backup',
   version: cellarVersion,
   dependencies: [servicesPluginName],
   register(server) {
+    const hashThreads = new KeptThreads(() => new HashThread({ held: true }), keptThreadsMs);
+    server.ext('onPostStop', () => hashThreads.close());
     server.route([
-      { method: 'GET', path: route, handler: backup },
+      { method: 'GET', path: route, handler: backup(hashThreads) },
       optionsRoute(route, allow),
       { method: '*', path: route, handler: methodNotAllowed(allow) },
     ]);

@@ -1,13 +1,13 @@
 // The tar side of a unit backup: entries go into a tar-stream pack whose bytes are written to the
 // response with backpressure, every file hashed with SHA-256 on a thread of its own as it streams
-// (core/hash-thread.ts: the hash overlaps the reads and the sending), and each entry's line
+// (core/hash-thread.ts, the caller's: the hash overlaps the reads and the sending), and each entry's line
 // spooled to a manifest file on disk once its digest is known (memory stays flat whatever the
 // number of entries).
 import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import tar from 'tar-stream';
 import { manifestName, type ManifestEntry, type ManifestHeader, type ManifestTrailer } from '../../core/backup-layout.ts';
-import { HashThread } from '../../core/hash-thread.ts';
+import type { HashThread } from '../../core/hash-thread.ts';
 import { ManifestSpool } from '../../core/manifest-spool.ts';
 
 const chunkBytes = 1024 * 1024;
@@ -25,7 +25,6 @@ export class TarOut {
   readonly #pack = tar.pack({ highWaterMark: 4 * chunkBytes });
   readonly #spool: ManifestSpool;
   readonly #sent: Promise<void>;
-  readonly #hasher = new HashThread({ held: true });
   #entries = 0;
   #bytes = 0;
   #queued = 0;
@@ -38,7 +37,14 @@ export class TarOut {
   /** Bytes of tar written to the response so far. */
   tarBytes = 0;
 
-  constructor(private readonly res: ServerResponse, private readonly spoolFile: string, header: ManifestHeader, private readonly signal: AbortSignal) {
+  readonly #hasher: HashThread;
+
+  /**
+   * `hasher` is a HashThread with `held` (the response gives its bytes back once sent), the
+   * caller's: closed here only when the archive is cut.
+   */
+  constructor(private readonly res: ServerResponse, private readonly spoolFile: string, header: ManifestHeader, hasher: HashThread, private readonly signal: AbortSignal) {
+    this.#hasher = hasher;
     // Failures reach the caller through the entry callbacks; an unheard 'error' event would throw.
     this.#pack.on('error', () => {});
     this.#spool = new ManifestSpool(spoolFile);
@@ -188,7 +194,6 @@ export class TarOut {
   async finish(): Promise<ManifestTrailer> {
     const trailer: ManifestTrailer = { entries: this.#entries, bytes: this.#bytes };
     const size = await this.#spool.end(`${JSON.stringify(trailer)}\n`);
-    await this.#hasher.close();
     const { sink, done } = this.#entry({ name: manifestName, type: 'file', size, mode: 0o644, mtime: new Date() });
     const source = createReadStream(this.spoolFile, { highWaterMark: chunkBytes });
     for await (const chunk of source as AsyncIterable<Buffer>) {

@@ -6,6 +6,7 @@ import { isPersoniumError, personiumError } from '../../core/errors.ts';
 import { snapshotExportVersion, type SnapshotManifest } from '../../core/export-format.ts';
 import type { CellRecord } from '../../core/store.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
+import { keptThreadsMs } from '../../core/kept-threads.ts';
 import type { Services } from '../../core/services.ts';
 import { cellarVersion } from '../../core/version.ts';
 import { cellLine, pjsonContents } from './odata-entries.ts';
@@ -29,12 +30,10 @@ export function defaultExportName(cellName: string, now: Date): string {
   return `${cellName}_${digits.slice(0, 8)}_${digits.slice(9, 15)}`;
 }
 
-/** How long an export thread is kept after an export, for the next one. */
-const threadIdleMs = 60_000;
 
 export class CellExporter {
   /** The export thread (and its deflating thread), kept a minute after an export for the next one. */
-  readonly #threads = new ExportThreads(threadIdleMs);
+  readonly #threads = new ExportThreads(keptThreadsMs);
 
   constructor(private readonly unit: ExportServices, readonly settings: ExportSettings) {}
 

@@ -11,6 +11,7 @@ import type { StagedContent } from '../../core/cell-content.ts';
 import { confineBelow } from '../../core/confine.ts';
 import { bodyOf, errorBody, personiumError } from '../../core/errors.ts';
 import { checksumsEntry, webdavFolder } from '../../core/export-format.ts';
+import { keptThreadsMs } from '../../core/kept-threads.ts';
 import type { ChecksumTable } from './key-table.ts';
 import { writeFileDurably } from '../../core/json-file.ts';
 import type { BeforeEntryHook } from '../../core/jobs.ts';
@@ -32,8 +33,6 @@ import { checkFileDigest, pmetaOwnerIds, readOData, readOwnerPmeta, requireListe
  * the next are read and inflated, and large ones stream through the thread pool meanwhile.
  */
 const extractConcurrency = 16;
-/** How long the file writer threads are kept after an import, for the next one. */
-const writersIdleMs = 60_000;
 
 /** Bytes-weighted progress that never goes down. */
 class ImportProgress {
@@ -68,7 +67,7 @@ export class CellImporter {
   #lastInspection: { cellId: string; file: string; snapshot: InspectedSnapshot } | undefined;
 
   /** The file writer threads, kept a minute after an import for the next one. */
-  readonly #writers = new FileWriterPool(writersIdleMs);
+  readonly #writers = new FileWriterPool(keptThreadsMs);
 
   constructor(private readonly unit: ImportServices, private readonly settings: ImportSettings) {
     this.#beforeEntry = settings.beforeEntry;
