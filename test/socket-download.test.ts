@@ -170,3 +170,20 @@ test('a download over https reads the same way', async (t) => {
   t.true(end.complete);
   t.true(got.equals(body));
 });
+
+test("an error's body is read as text up to its limit, and the connection is closed there", async (t) => {
+  let closed = false;
+  const server = await rawServer(t, (socket) => {
+    socket.write('HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n');
+    // A body without end: the text stops at its limit.
+    const timer = setInterval(() => socket.write('400\r\n' + '{"code":"PR403"}'.repeat(64) + '\r\n'), 2);
+    socket.on('close', () => { clearInterval(timer); closed = true; });
+  });
+  const download = await SocketDownload.open(server.url, {});
+  t.is(download.head.status, 403);
+  const text = await download.text(5000);
+  t.is(text.length, 5000);
+  t.true(text.startsWith('{"code":"PR403"}{"code"'));
+  for (let wait = 0; !closed && wait < 100; wait++) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.true(closed);
+});

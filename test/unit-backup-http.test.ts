@@ -145,6 +145,17 @@ test('the backup needs the unit master token: none, a wrong one or a cell token 
   t.is(json(asCell).code, 'PR403-AU-0002');
 });
 
+test('cellar unit backup with a token that is not the master token prints the unit\'s refusal and saves nothing', async (t) => {
+  const unit = await listening(t);
+  await unit.createCell('cell1');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-backup-refused-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const result = await cellar(unit, ['unit', 'backup', 'unit.tar'], { cwd: dir, env: { CELLAR_TOKEN: 'not-the-master-token-at-all' } });
+  t.is(result.code, 1);
+  t.regex(result.stderr, /PR401-AU-\d{4}/);
+  t.deepEqual(await readdir(dir), []);
+});
+
 test('the backup answers other methods 405 and a snapshots value other than true or false 400', async (t) => {
   const unit = await startUnit();
   t.teardown(() => unit.stop());

@@ -237,14 +237,15 @@ export class SocketDownload {
     });
   }
 
-  /** The body as text, up to `limit` bytes (an error's). */
+  /** The body as text (an error's): its first `limit` bytes, the connection closed there. */
   async text(limit = 1024 * 1024): Promise<string> {
     const pieces: Buffer[] = [];
     let bytes = 0;
     await this.body((data, start, end) => {
       const take = Math.min(end - start, limit - bytes);
-      if (take > 0) pieces.push(Buffer.from(data.subarray(start, start + take)));
+      pieces.push(Buffer.from(data.subarray(start, start + take)));
       bytes += take;
+      if (bytes >= limit) throw new AnswerError('enough of the body');
     }).catch(() => undefined);
     return Buffer.concat(pieces).toString('utf8');
   }
