@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -61,4 +61,25 @@ test('a compiled module that was removed is made again', async (t) => {
   await rm(outfile);
   t.is(await start(), 'one');
   t.true((await stat(outfile)).isFile());
+});
+
+test('what the entry imports with import() is a chunk beside it, run only when imported; a missing chunk makes a new build, an older one is removed', async (t) => {
+  const { dir, outfile, start } = await project(t);
+  await writeFile(path.join(dir, 'entry.ts'), "const later = await import('./late.ts');\nconsole.log(later.said());\n");
+  await writeFile(path.join(dir, 'late.ts'), "console.log('late loaded');\nexport const said = (): string => 'late one';\n");
+  t.is(await start(), 'late loaded\nlate one');
+  const chunksOf = async () => (await readdir(path.dirname(outfile))).filter((name) => /^entry-late-\w+\.mjs$/.test(name));
+  const [chunk] = await chunksOf();
+  t.truthy(chunk, 'the imported module is a chunk of its own');
+  t.false((await readFile(outfile, 'utf8')).includes('late loaded'), 'the entry does not hold the chunk');
+
+  await rm(path.join(path.dirname(outfile), chunk!));
+  t.is(await start(), 'late loaded\nlate one');
+  t.deepEqual(await chunksOf(), [chunk]);
+
+  await writeFile(path.join(dir, 'late.ts'), "export const said = (): string => 'late two';\n");
+  t.is(await start(), 'late two');
+  const after = await chunksOf();
+  t.is(after.length, 1);
+  t.not(after[0], chunk);
 });
