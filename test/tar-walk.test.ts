@@ -159,6 +159,38 @@ test('a file still being written gives needMore until each entry is in, then the
   t.is(walk.position, archive.length);
 });
 
+test('a walk that needs more names the size it waits for: one byte short it waits for the same, at that size it goes on', async (t) => {
+  const dir = await folder(t);
+  const archive = await packed(sampleEntries());
+  const file = path.join(dir, 'growing.tar');
+  await writeFile(file, archive);
+  const handle = await open(file, 'r');
+  t.teardown(() => handle.close());
+  const walk = new TarFileWalk(handle.fd, 0, false);
+  const seen: Seen[] = [];
+  let size = 0;
+  let waits = 0;
+  for (let header = walk.next(); header !== undefined; header = walk.next()) {
+    if (header !== needMore) {
+      seen.push(asSeen(header, archive));
+      continue;
+    }
+    waits += 1;
+    const needed = Math.min(walk.needed, archive.length);
+    t.true(needed > size, `waits for more than the ${size} bytes it has`);
+    if (needed - 1 > size) {
+      walk.grow(needed - 1, false);
+      t.is(walk.next(), needMore);
+      t.is(Math.min(walk.needed, archive.length), needed);
+    }
+    size = needed;
+    walk.grow(size, size === archive.length);
+  }
+  t.deepEqual(seen, await parsed(archive));
+  // A wait for each header and each entry's bytes (and a pax header's records), never byte by byte.
+  t.true(waits > 8 && waits <= 4 * (seen.length + 1), `${waits} waits for ${seen.length} entries`);
+});
+
 /** The walk's error on `archive`, written to a file. */
 async function walkError(t: ExecutionContext, archive: Buffer): Promise<string> {
   const dir = await folder(t);

@@ -63,8 +63,8 @@ export interface GrowingFile {
   readonly size: number;
   /** Whether it holds all it ever will. */
   readonly whole: boolean;
-  /** Resolves once the file has grown or is whole; rejects when it never will be. */
-  more(): Promise<void>;
+  /** Resolves once the file holds `size` bytes or is whole; rejects when it never will be. */
+  more(size: number): Promise<void>;
 }
 
 /** The registry is small; a bigger one is refused rather than held in memory. */
@@ -109,7 +109,7 @@ class BackupReader {
     try {
       for (let header = walk.next(); header; header = walk.next()) {
         if (header === needMore) {
-          await file.more();
+          await file.more(walk.needed);
           walk.grow(file.size, file.whole);
           continue;
         }

@@ -78,7 +78,9 @@ function paxRecords(data: Buffer): Map<string, string> {
 /** What next() gives when the entry is not all in the file yet (a file still being written). */
 export const needMore = Symbol('more of the file is needed');
 
+/** Thrown inside the walk and caught in next(); one for all, since it carries nothing (`needed` does). */
 class NeedMore extends Error {}
+const needMoreSignal = new NeedMore();
 
 /**
  * The walk of a whole file, or of one still being written (a download): then `grow` says how much
@@ -87,6 +89,7 @@ class NeedMore extends Error {}
 export class TarFileWalk {
   #position = 0;
   #ended = false;
+  #needed = 0;
   readonly #header = Buffer.alloc(block);
 
   constructor(private readonly fd: number, private fileSize: number, private whole = true) {}
@@ -94,6 +97,11 @@ export class TarFileWalk {
   /** Where the next header starts (all of the file once the walk has ended). */
   get position(): number {
     return this.#ended ? this.fileSize : this.#position;
+  }
+
+  /** After `needMore`: the size the file must reach before next() can go on. */
+  get needed(): number {
+    return this.#needed;
   }
 
   /** The file now holds `size` bytes; `whole` once it holds all it ever will. */
@@ -115,9 +123,11 @@ export class TarFileWalk {
     }
   }
 
-  /** Throws NeedMore (the file is not whole) where it would say the archive is truncated. */
-  #truncated(message: string): never {
-    throw this.whole ? new TarFormatError(message) : new NeedMore();
+  /** Throws NeedMore (the file is not whole, and must reach `needed` bytes) where it would say the archive is truncated. */
+  #truncated(message: string, needed: number): never {
+    if (this.whole) throw new TarFormatError(message);
+    this.#needed = needed;
+    throw needMoreSignal;
   }
 
   #next(): TarHeader | undefined {
@@ -142,7 +152,7 @@ export class TarFileWalk {
       }
       if (header.size > maxLongHeaderBytes) throw new TarFormatError(`a ${header.type} of ${header.size} bytes is larger than ${maxLongHeaderBytes}`);
       const data = Buffer.alloc(header.size);
-      if (header.dataOffset + data.length > this.fileSize || readSync(this.fd, data, 0, data.length, header.dataOffset) !== data.length) this.#truncated('the archive is truncated inside a header');
+      if (header.dataOffset + data.length > this.fileSize || readSync(this.fd, data, 0, data.length, header.dataOffset) !== data.length) this.#truncated('the archive is truncated inside a header', header.dataOffset + data.length);
       this.#skip(header.dataOffset, header.size, header.type);
       if (header.type === 'pax-header') pax = new Map([...(global ?? []), ...paxRecords(data)]);
       else if (header.type === 'pax-global-header') global = paxRecords(data);
@@ -153,19 +163,22 @@ export class TarFileWalk {
 
   /** Moves past an entry's bytes and their padding; they must all be in the file. */
   #skip(dataOffset: number, size: number, name: string): void {
-    if (dataOffset + size > this.fileSize) this.#truncated(`the archive is truncated: it ends inside [${name}]`);
+    if (dataOffset + size > this.fileSize) this.#truncated(`the archive is truncated: it ends inside [${name}]`, dataOffset + size);
     this.#position = dataOffset + Math.ceil(size / block) * block;
   }
 
   #readHeader(): (TarHeader & { linkname?: string }) | undefined {
     const at = this.#position;
     if (at >= this.fileSize) {
-      if (!this.whole) throw new NeedMore();
+      if (!this.whole) {
+        this.#needed = at + block;
+        throw needMoreSignal;
+      }
       this.#ended = true;
       return undefined;
     }
     const header = this.#header;
-    if (at + block > this.fileSize || readSync(this.fd, header, 0, block, at) !== block) this.#truncated('the archive is truncated: it ends inside a header');
+    if (at + block > this.fileSize || readSync(this.fd, header, 0, block, at) !== block) this.#truncated('the archive is truncated: it ends inside a header', at + block);
     const sum = checksum(header);
     // Nothing but the checksum field (which a zero block leaves zero too): the end of the archive.
     if (sum === 8 * 32) {

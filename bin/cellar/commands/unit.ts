@@ -113,7 +113,7 @@ class WrittenBytes implements GrowingFile {
   size = 0;
   whole = false;
   #failure: Error | undefined;
-  #waiting: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  #waiting: Array<{ size: number; resolve: () => void; reject: (error: Error) => void }> = [];
 
   grew(size: number): void {
     this.size = size;
@@ -131,16 +131,22 @@ class WrittenBytes implements GrowingFile {
     this.#wake();
   }
 
-  more(): Promise<void> {
+  more(size: number): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.whole) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    if (this.whole || this.size >= size) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiting.push({ size, resolve, reject }));
   }
 
+  /** Wakes whoever waits for no more than the file holds (everyone once it is whole or failed). */
   #wake(): void {
+    if (this.#waiting.length === 0) return;
+    const settled = this.#failure !== undefined || this.whole;
     const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const { resolve, reject } of waiting) if (this.#failure) reject(this.#failure); else resolve();
+    this.#waiting = settled ? [] : waiting.filter((waiter) => waiter.size > this.size);
+    for (const waiter of waiting) {
+      if (this.#failure) waiter.reject(this.#failure);
+      else if (settled || waiter.size <= this.size) waiter.resolve();
+    }
   }
 }
 
