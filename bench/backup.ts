@@ -4,11 +4,14 @@
 // to its size and place in the manifest, file synced) against `tar cf` of the data directory (and
 // `tar cf` + `sync -f`, since the command syncs); restore: `cellar unit restore` (SHA-256 checks,
 // extraction, sync) against `tar xf` of tar's own archive (and `tar xf` + `sync -f`). The
-// server's stream saved by curl is timed too, to tell the server's share from the command's. Rounds
+// server's stream saved by curl is timed too, to tell the server's share from the command's, and so
+// is the floor of any download: the backup's file served whole by a plain node server. Rounds
 // alternate tool and Cellar; the best of each is compared. Peak RSS: the server's during the
 // backups (a fresh process), the restore command's own.
 import { execFile, spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -50,6 +53,27 @@ async function timedProcess(command: string, args: string[], env: NodeJS.Process
   return { seconds: (performance.now() - started) / 1000, peakMb };
 }
 
+/** Seconds of three `curl -o` of `file` served whole by a plain node:http server in this process. */
+async function staticDownloadSeconds(file: string, saved: string): Promise<number[]> {
+  const size = (await stat(file)).size;
+  const server = http.createServer((_request, response) => {
+    response.writeHead(200, { 'content-length': size });
+    createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(response);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  try {
+    const seconds: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      seconds.push((await timedProcess('curl', ['-s', '-f', '-o', saved, `http://127.0.0.1:${port}/`])).seconds);
+      await rm(saved, { force: true });
+    }
+    return seconds;
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
 export async function backupBench(log: (line: string) => void = console.log): Promise<BackupBenchResult> {
   const unitMb = Number(process.env.CELLAR_BENCH_BACKUP_MB ?? 1000);
   const work = await mkdtemp(path.join(os.tmpdir(), 'cellar-bench-backup-'));
@@ -82,7 +106,7 @@ export async function backupBench(log: (line: string) => void = console.log): Pr
     const env = { ...process.env, CELLAR_URL: base, CELLAR_TOKEN: token };
     const tarOut = path.join(work, 'tar.tar');
     const cellarOut = path.join(work, 'cellar.tar');
-    const times = { tarCf: [] as number[], tarCfSync: [] as number[], backup: [] as number[], curl: [] as number[], tarXf: [] as number[], restore: [] as number[], tarXfSync: [] as number[] };
+    const times = { floor: [] as number[], tarCf: [] as number[], tarCfSync: [] as number[], backup: [] as number[], curl: [] as number[], tarXf: [] as number[], restore: [] as number[], tarXfSync: [] as number[] };
     let restorePeak = 0;
     for (let round = 0; round < rounds; round++) {
       await rm(tarOut, { force: true });
@@ -103,6 +127,11 @@ export async function backupBench(log: (line: string) => void = console.log): Pr
     }
     const serverPeak = await peakRssMb(server.pid!);
     await stopServer(server);
+    // The floor of any download: the last backup's file served as it is by a plain node server
+    // (no tar, no hash, no checks) and saved by curl.
+    const floor = await staticDownloadSeconds(cellarOut, path.join(work, 'static.tar'));
+    times.floor = floor;
+    log(`  floor: the same ${((await stat(cellarOut)).size / 1e6).toFixed(0)} MB as one file from a plain node server, saved by curl: ${floor.map((value) => value.toFixed(2)).join(', ')} s`);
     for (let round = 0; round < rounds; round++) {
       const untarred = path.join(work, 'untarred');
       const restored = path.join(work, 'restored');
@@ -141,6 +170,7 @@ export async function backupBench(log: (line: string) => void = console.log): Pr
     log(`  best of ${rounds}:`);
     log(`  cellar unit backup:  ${result.backupSeconds.toFixed(2)} s, ${(mb / result.backupSeconds).toFixed(0)} MB/s; tar cf ${result.tarCfSeconds.toFixed(2)} s, ${(mb / result.tarCfSeconds).toFixed(0)} MB/s`);
     log(`  backup throughput ratio ${result.backupRatio.toFixed(2)}x (target >= ${targets.throughputRatio}x) ${mark(met.backup)}; against tar cf + sync -f ${(best(times.tarCfSync) / result.backupSeconds).toFixed(2)}x; the server's stream alone (curl) ${best(times.curl).toFixed(2)} s, ${(result.tarCfSeconds / best(times.curl)).toFixed(2)}x`);
+    log(`  floor of a download (a static file of the same size): ${best(times.floor).toFixed(2)} s, ${(result.tarCfSeconds / best(times.floor)).toFixed(2)}x of tar cf`);
     log(`  cellar unit restore: ${result.restoreSeconds.toFixed(2)} s, ${(mb / result.restoreSeconds).toFixed(0)} MB/s; tar xf ${result.tarXfSeconds.toFixed(2)} s, ${(mb / result.tarXfSeconds).toFixed(0)} MB/s`);
     log(`  restore throughput ratio ${result.restoreRatio.toFixed(2)}x (target >= ${targets.throughputRatio}x) ${mark(met.restore)}; against tar xf + sync -f ${(best(times.tarXfSync) / result.restoreSeconds).toFixed(2)}x`);
     log(`  server peak RSS during the backups ${serverPeak.toFixed(0)} MB (target <= ${targets.peakRssMb} MB) ${mark(met.server)}`);
