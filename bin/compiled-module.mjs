@@ -49,16 +49,17 @@ async function build(entry, outfile, listFile) {
       outdir: path.dirname(outfile),
       entryNames: path.basename(outfile, '.mjs'),
       // Beside the entry, so that paths resolved from a module's own URL (core/repository-files.ts) hold.
-      chunkNames: `${path.basename(outfile, '.mjs')}-[name]-[hash]`,
+      chunkNames: `${path.basename(outfile, '.mjs')}.chunk-[name]-[hash]`,
       outExtension: { '.js': '.mjs' },
       write: false,
       metafile: true,
       logLevel: 'warning',
     });
-    for (const output of result.outputFiles) {
-      await mkdir(path.dirname(output.path), { recursive: true });
-      await writeWhole(output.path, output.contents);
-    }
+    await mkdir(path.dirname(outfile), { recursive: true });
+    // The chunks before the entry that imports them, so that a command starting meanwhile never
+    // finds the new entry without its chunks.
+    const entryLast = [...result.outputFiles].sort((a, b) => Number(a.path === outfile) - Number(b.path === outfile));
+    for (const output of entryLast) await writeWhole(output.path, output.contents);
     const root = process.cwd();
     const inputs = await Promise.all(Object.keys(result.metafile.inputs).map(async (input) => {
       const file = path.resolve(root, input);
@@ -77,13 +78,21 @@ async function build(entry, outfile, listFile) {
   }
 }
 
-/** Chunks of earlier builds (`{entry}-{name}-{hash}.mjs`, beside the entry) are removed. */
+/**
+ * Chunks of earlier builds (`{entry}.chunk-{name}-{hash}.mjs` beside the entry) are removed once
+ * they are some minutes old: a command started before this build may still import one.
+ */
+const chunkKeptMs = 10 * 60 * 1000;
+
 async function removeOlderChunks(outfile, outputs) {
   const folder = path.dirname(outfile);
-  const prefix = `${path.basename(outfile, '.mjs')}-`;
+  const prefix = `${path.basename(outfile, '.mjs')}.chunk-`;
   const current = new Set(outputs);
-  const names = (await readdir(folder).catch(() => [])).filter((name) => name.startsWith(prefix) && /\.mjs(\.map)?$/.test(name));
-  await Promise.all(names.map((name) => path.join(folder, name)).filter((file) => !current.has(file)).map((file) => rm(file, { force: true })));
+  const names = (await readdir(folder).catch(() => [])).filter((name) => name.startsWith(prefix));
+  await Promise.all(names.map((name) => path.join(folder, name)).filter((file) => !current.has(file)).map(async (file) => {
+    const info = await stat(file).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > chunkKeptMs) await rm(file, { force: true });
+  }));
 }
 
 /** The URL of `entry` compiled into `outfile`, made first when missing or older than its sources. */

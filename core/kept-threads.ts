@@ -25,12 +25,16 @@ export class KeptThreads<T extends Restable> {
 
   constructor(private readonly create: () => T, private readonly idleMs: number) {}
 
-  /** Threads for a job: the set kept, or a new one. */
+  /** Threads for a job: the set kept, or a new one (also when the kept one failed while it rested). */
   take(): T {
     const idle = this.#idle;
     if (!idle || this.#closed) return this.create();
     this.#idle = undefined;
     clearTimeout(this.#timer);
+    if (idle.failed) {
+      void idle.close();
+      return this.create();
+    }
     idle.wake();
     return idle;
   }

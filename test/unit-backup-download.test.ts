@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import { manifestName } from '../core/backup-layout.ts';
 import { cellar } from './helpers/cli.ts';
 import { auth, masterToken, startUnit } from './helpers/unit.ts';
-import { backupTar, cellId, manifestFor, minimalEntries, populate } from './helpers/unit-backup.ts';
+import { backupTar, buildTar, cellId, manifestFor, minimalEntries, populate } from './helpers/unit-backup.ts';
 
 async function folder(t: ExecutionContext, prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
@@ -76,6 +76,36 @@ test('a download that ends before its manifest saves nothing, even without --ver
   t.is(result.code, 1);
   t.regex(result.stderr, /nothing was saved to unit\.tar/);
   t.deepEqual(await readdir(dir), []);
+});
+
+test('a download the checks refuse stops there, while the unit would send on (an entry is checked once its bytes are in)', async (t) => {
+  const dir = await folder(t, 'cellar-backup-refused-');
+  // A first entry outside the layout, then bytes that keep coming until the client goes.
+  const evil = (await buildTar([{ name: 'evil.txt', body: 'x' }])).subarray(0, 1024);
+  let sent = 0;
+  let closed = false;
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-tar' });
+    res.write(evil);
+    const chunk = Buffer.alloc(1024 * 1024);
+    const more = () => {
+      if (closed || sent >= 1024 * 1024 * 1024) return void res.end();
+      sent += chunk.length;
+      if (res.write(chunk)) setImmediate(more);
+      else res.once('drain', more);
+    };
+    res.once('close', () => { closed = true; });
+    more();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const result = await cellar({ url }, ['unit', 'backup', 'unit.tar'], { cwd: dir, env: { CELLAR_TOKEN: masterToken } });
+  t.is(result.code, 1);
+  t.regex(result.stderr, /nothing was saved to unit\.tar: entry \[evil\.txt\]: outside the unit backup layout/);
+  t.deepEqual(await readdir(dir), []);
+  t.true(closed, 'the command closed the connection');
+  t.true(sent < 256 * 1024 * 1024, `the unit sent ${sent} bytes`);
 });
 
 /** Every folder under `root` (relative name → modification time in whole seconds). */

@@ -2,7 +2,7 @@
 // every request, and any answer outside the expected statuses turned into a ServerError that
 // carries the unit's Personium code and message.
 import { isPersoniumErrorBody, ServerError, UsageError } from './errors.ts';
-import { AnswerError, SocketDownload } from './socket-download.ts';
+import { AnswerError, RequestError, SocketDownload } from './socket-download.ts';
 import { putFile } from './transfer.ts';
 
 export interface RequestOptions {
@@ -76,6 +76,7 @@ export class UnitClient {
     try {
       download = await SocketDownload.open(url, await this.#headers());
     } catch (error) {
+      if (error instanceof RequestError) throw new UsageError(`cannot send the request: ${error.message}`);
       throw error instanceof AnswerError ? new ServerError(0, undefined, `the unit at ${this.unitUrl} answered with something that is not HTTP: ${error.message}`) : unreachable(this.unitUrl, error);
     }
     const { status, statusText } = download.head;

@@ -33,6 +33,9 @@ export type BodyReader = (data: Buffer, start: number, end: number) => void;
 
 export class AnswerError extends Error {}
 
+/** A request that cannot be sent as it is (a header holding a line break). */
+export class RequestError extends Error {}
+
 type State = 'head' | 'length' | 'close' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'done';
 
 /** HTTP/1.1 answer parsing, fed whatever the socket read, in pieces cut anywhere. */
@@ -174,8 +177,11 @@ function framing(head: AnswerHead, method: string): State {
 export class SocketDownload {
   readonly #socket: net.Socket;
   readonly #parser = new AnswerParser();
-  /** Body bytes that came with the head, kept until the body is read. */
-  #early: Buffer | undefined;
+  /**
+   * Body bytes that came with the head or after it, kept until the body is read: a paused tls
+   * socket still hands over the rest of what it had decrypted (one call per TLS record).
+   */
+  #early: Buffer[] = [];
   #failure: Error | undefined;
   #ended = false;
   #settle: ((error?: Error) => void) | undefined;
@@ -228,9 +234,7 @@ export class SocketDownload {
         if (error) reject(error);
         else resolve({ complete: this.#parser.done || this.#parser.runsToClose, trailers: this.#parser.trailers });
       };
-      const early = this.#early;
-      this.#early = undefined;
-      if (early) this.#take(early);
+      for (const early of this.#early.splice(0)) this.#take(early);
       if (this.#failure) this.#settle?.(this.#failure);
       else if (this.#parser.done || this.#ended) this.#settle?.();
       else this.#socket.resume();
@@ -257,6 +261,10 @@ export class SocketDownload {
   /** Takes what the socket read; false once the head is in and the body is not read yet. */
   #take(data: Buffer): boolean {
     if (this.#failure || this.#parser.done) return false;
+    if (this.#parser.head && !this.#parser.reader) {
+      this.#early.push(Buffer.from(data));
+      return false;
+    }
     let at: number;
     try {
       at = this.#parser.feed(data, 0, data.length);
@@ -266,7 +274,7 @@ export class SocketDownload {
     }
     if (!this.#parser.reader && this.#parser.head) {
       // The head is in: the socket stops reading (false), and the body waits in it until it is read.
-      if (at < data.length) this.#early = Buffer.from(data.subarray(at));
+      if (at < data.length) this.#early.push(Buffer.from(data.subarray(at)));
       this.#settle?.();
       return false;
     }
@@ -294,7 +302,7 @@ export class SocketDownload {
 function requestText(target: URL, headers: Record<string, string>): string {
   const lines = [`GET ${target.pathname}${target.search} HTTP/1.1`, `Host: ${target.host}`];
   for (const [name, value] of Object.entries(headers)) {
-    if (/[\r\n]/.test(name + value)) throw new AnswerError(`the header ${name} holds a line break`);
+    if (/[\r\n]/.test(name + value)) throw new RequestError(`the header ${name} holds a line break`);
     lines.push(`${name}: ${value}`);
   }
   lines.push('Connection: close');

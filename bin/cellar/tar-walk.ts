@@ -126,7 +126,8 @@ export class TarFileWalk {
   /** Throws NeedMore (the file is not whole, and must reach `needed` bytes) where it would say the archive is truncated. */
   #truncated(message: string, needed: number): never {
     if (this.whole) throw new TarFormatError(message);
-    this.#needed = needed;
+    // More than the file holds, even when a read came back short of what its size promised.
+    this.#needed = Math.max(needed, this.fileSize + 1);
     throw needMoreSignal;
   }
 

@@ -79,7 +79,7 @@ const backup = (hashThreads: KeptThreads<HashThread>) => async (request: Request
       } else res.destroy();
       request.logger.warn({ err: error }, 'unit backup stopped');
     } finally {
-      await rm(spool, { force: true });
+      await rm(spool, { force: true }).catch(() => {});
       // The ring's bytes are the socket's until its writes are done; a cut backup's thread is closed.
       if (!res.writableFinished && !res.destroyed) await new Promise((resolve) => res.once('close', resolve));
       await hashThreads.give(hasher);

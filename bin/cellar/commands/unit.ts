@@ -45,7 +45,12 @@ export async function backupUnit(context: Context, file: string, options: { snap
     const fd = handle.fd;
     // Checked while it downloads, each entry once it is in the file.
     const checked = readBackup(temp, { hashes: options.verify === true, growing: written });
-    checked.catch(() => {});
+    // A download the checks refused goes no further; the refusal is what the command says.
+    let refusal: Error | undefined;
+    checked.catch((error: Error) => {
+      refusal = error;
+      download.destroy();
+    });
     const flusher = new DownloadFlush(handle);
     try {
       // Each read of the socket goes to the file before the socket is read again.
@@ -56,6 +61,7 @@ export async function backupUnit(context: Context, file: string, options: { snap
         written.grew(received);
         flusher.wrote(received);
       });
+      if (refusal) throw refusal;
       if (!ended.complete) throw new Error('the connection closed before the end of the answer');
       await flusher.settle();
       written.end(received);
