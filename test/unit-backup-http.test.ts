@@ -145,7 +145,7 @@ test('the backup needs the unit master token: none, a wrong one or a cell token 
   t.is(json(asCell).code, 'PR403-AU-0002');
 });
 
-test('cellar unit backup with a token that is not the master token prints the unit\'s refusal and saves nothing', async (t) => {
+test('cellar unit backup with a token that is not the master token prints the unit\'s refusal, one with a line break is not sent, and neither saves anything', async (t) => {
   const unit = await listening(t);
   await unit.createCell('cell1');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cellar-backup-refused-'));
@@ -153,6 +153,11 @@ test('cellar unit backup with a token that is not the master token prints the un
   const result = await cellar(unit, ['unit', 'backup', 'unit.tar'], { cwd: dir, env: { CELLAR_TOKEN: 'not-the-master-token-at-all' } });
   t.is(result.code, 1);
   t.regex(result.stderr, /PR401-AU-\d{4}/);
+  t.deepEqual(await readdir(dir), []);
+  // A token that would end the request's header is not sent at all.
+  const broken = await cellar(unit, ['unit', 'backup', 'unit.tar'], { cwd: dir, env: { CELLAR_TOKEN: `${masterToken}\r\nX-Injected: 1` } });
+  t.is(broken.code, 2);
+  t.regex(broken.stderr, /cannot send the request: the header authorization holds a line break/);
   t.deepEqual(await readdir(dir), []);
 });
 
